@@ -1,0 +1,5 @@
+"""`python -m saturate_cli` runs the CLI."""
+
+from saturate_cli.cli import main
+
+main()

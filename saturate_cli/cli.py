@@ -1,0 +1,251 @@
+"""The `saturate` command line. Thin: parse options, call the pipeline, render, exit.
+
+Heavy libraries (numpy, onnx, onnxruntime, torch) are imported inside the commands only, so
+`saturate --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from saturate_cli import __version__
+
+app = typer.Typer(
+    name="saturate",
+    help="Find saturated activations and dead units in neural networks (ONNX and PyTorch).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+class Synthetic(str, Enum):
+    normal = "normal"
+    uniform = "uniform"
+    zeros = "zeros"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"saturate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
+) -> None:
+    """Find saturated activations and dead units in neural networks (ONNX and PyTorch)."""
+
+
+def _err(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]saturate: error:[/] {message}", markup=True)
+
+
+def _fail(message: str, code: int = 2) -> "typer.Exit":
+    _err(message.replace("\n", " ").replace("[", r"\["))
+    return typer.Exit(code)
+
+
+def _parse_bytes(text: Optional[str]) -> Optional[int]:
+    if text is None:
+        return None
+    units = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20,
+             "MIB": 2**20, "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40,
+             "TIB": 2**40}
+    t = text.strip().upper()
+    number = t.rstrip("KMGTIB")
+    try:
+        return int(float(number) * units[t[len(number):]])
+    except (ValueError, KeyError):
+        raise _fail(f"--memory-budget '{text}': expected a size like 8GiB or 512MB") from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write the whole output or nothing: a temp file in the same folder, then a rename."""
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _progress(quiet: bool):
+    """A transient progress bar on stderr (rich hides it when stderr is not a terminal)."""
+    if quiet:
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   console=Console(stderr=True), transient=True)
+
+    def factory(target: str, total: Optional[int]):
+        task = bar.add_task(f"inspecting {Path(target).name}", total=total)
+        return lambda n: bar.advance(task, n)
+
+    return bar, factory
+
+
+@app.command()
+def inspect(
+    models: Annotated[List[str], typer.Argument(
+        help="Model files (.onnx, .pt2, TorchScript, state dict with --factory) or "
+             "module:factory targets.", show_default=False)],
+    format: Annotated[Format, typer.Option(
+        "--format", "-f", envvar="SATURATE_FORMAT", help="Output format.")] = Format.text,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Write the report here (only after the analysis succeeded).",
+        dir_okay=False)] = None,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", help="Exit 1 when a finding is at or above this severity.")] = FailOn.error,
+    exit_zero: Annotated[bool, typer.Option(
+        "--exit-zero", help="Exit 0 even with findings (2 still means bad input).")] = False,
+    calibration: Annotated[Optional[List[Path]], typer.Option(
+        "--calibration", "-c", help="Calibration data (.npy/.npz); repeatable.")] = None,
+    synthetic: Annotated[Synthetic, typer.Option(
+        "--synthetic", help="Synthetic data when no --calibration is given.")] = Synthetic.normal,
+    input_shape: Annotated[Optional[List[str]], typer.Option(
+        "--input-shape", help="Shape of a dynamic input, e.g. x=1x3x224x224; repeatable.")] = None,
+    samples: Annotated[int, typer.Option("--samples", "-n", min=1,
+                                         help="Calibration samples to use.")] = 128,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1,
+                                            help="Samples per batch.")] = 16,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for synthetic data.")] = 0,
+    tau: Annotated[float, typer.Option(
+        "--tau", min=1e-6, max=0.5,
+        help="Saturated where |f'| < tau * max|f'| (everywhere beyond).")] = 0.05,
+    softmax_tau: Annotated[float, typer.Option(
+        "--softmax-tau", min=1e-6, max=0.5,
+        help="Softmax row collapsed when max probability > 1 - this.")] = 0.01,
+    threads: Annotated[int, typer.Option("--threads", min=0,
+                                         help="Intra-op threads (0: runtime default).")] = 0,
+    device: Annotated[Optional[str], typer.Option(
+        "--device", help="cpu or cuda (default: cpu).")] = None,
+    memory_budget: Annotated[Optional[str], typer.Option(
+        "--memory-budget", help="Refuse models/inputs needing more (default: half of RAM).")] = None,
+    trust_pickle: Annotated[bool, typer.Option(
+        "--trust-pickle", help="Allow loading pickled PyTorch modules: this RUNS CODE from the "
+                               "file. Only for files you trust.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    """Measure the inputs of every activation on calibration data and flag saturation."""
+    from saturate_cli.errors import SaturateError
+
+    try:
+        code = _inspect(models, format, output, "never" if exit_zero else fail_on.value,
+                        calibration, synthetic.value, input_shape, samples, batch_size, seed, tau,
+                        softmax_tau, threads, device, _parse_bytes(memory_budget), trust_pickle,
+                        quiet)
+    except SaturateError as exc:
+        if debug:
+            raise
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except (typer.Exit, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a crash must still be one line and exit 2
+        if debug:
+            raise
+        raise _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+                    "traceback)") from None
+    raise typer.Exit(code)
+
+
+def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, samples,
+             batch_size, seed, tau, softmax_tau, threads, device, memory_budget, trust_pickle,
+             quiet) -> int:
+    from saturate_cli.calibration import parse_shape
+    from saturate_cli.pipeline import inspect_model
+    from saturate_cli.render import renderer
+    from saturate_cli.settings import Settings
+
+    shapes = dict(parse_shape(s) for s in input_shape or [])
+    settings = Settings(
+        tau=tau, softmax_tau=softmax_tau, samples=samples, batch_size=batch_size, seed=seed,
+        synthetic=synthetic, input_shapes=shapes,
+        calibration=tuple(str(p) for p in calibration or ()), fail_on=fail_on, threads=threads,
+        device=device, trust_pickle=trust_pickle,
+        **({"memory_budget": memory_budget} if memory_budget else {}),
+    )
+    bar, factory = _progress(quiet)
+    reports = []
+    if bar is not None:
+        bar.start()
+    try:
+        for target in models:
+            reports.append(inspect_model(target, settings, factory))
+    finally:
+        if bar is not None:
+            bar.stop()
+    if output is not None:
+        _write_atomic(output, renderer(fmt.value)(reports))
+    elif fmt.value == "text":
+        from rich.console import Console
+
+        from saturate_cli.render.text import print_reports
+
+        print_reports(reports, Console())
+    else:
+        sys.stdout.write(renderer(fmt.value)(reports))
+    return max(r.exit_code for r in reports)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the --format json report."""
+    from importlib.resources import files
+
+    sys.stdout.write(files("saturate_cli.schemas").joinpath("report-v1.schema.json").read_text())
+
+
+@app.command()
+def rules(code: Annotated[Optional[str], typer.Argument(help="A rule code, e.g. SAT001.")] = None
+          ) -> None:
+    """List the rule codes, or explain one."""
+    from saturate_cli.diagnose.rules import RULES
+
+    if code is None:
+        for r in RULES.values():
+            typer.echo(f"{r.code}  {r.name:<20} {r.severity:<8} {r.summary}")
+        return
+    r = RULES.get(code.upper())
+    if r is None:
+        raise _fail(f"unknown rule '{code}'; `saturate rules` lists them")
+    typer.echo(f"{r.code} ({r.name}), default severity {r.severity}\n\n{r.summary}.\n\n"
+               f"{r.explanation}\n\nRemedy: {r.remedy}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,27 @@
+"""The one exception family. The CLI turns any of these into one line on stderr and exit 2."""
+
+
+class SaturateError(Exception):
+    """Base class: a problem with the user's input, not a bug in saturate."""
+
+
+class UsageError(SaturateError):
+    """Bad command-line options or configuration."""
+
+
+class ModelLoadError(SaturateError):
+    """The model file cannot be read, is unsafe, or is not a model."""
+
+
+class CalibrationError(SaturateError):
+    """The calibration data does not fit the model or cannot be read."""
+
+
+class ResourceError(SaturateError):
+    """The job would need more memory than the budget allows."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's text: what a one-line error message can quote."""
+    text = str(exc).strip().splitlines()
+    return text[0][:limit] if text else type(exc).__name__

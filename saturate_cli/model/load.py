@@ -1,0 +1,59 @@
+"""Open whatever the user points at: an ONNX file or a PyTorch model in one of its forms."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from saturate_cli.errors import ModelLoadError
+from saturate_cli.settings import Settings
+
+
+def _looks_like_factory(target: str) -> bool:
+    """`pkg.module:fn` or `path/to/file.py:fn`."""
+    if ":" not in target or Path(target).exists():
+        return False
+    module, _, fn = target.rpartition(":")
+    return bool(module) and fn.isidentifier()
+
+
+def load_model(target: str, settings: Settings):
+    """A ModelHandle for the target; the format is detected from the content."""
+    if _looks_like_factory(target):
+        return _torch_loader().load_factory(target, settings)
+    path = Path(target)
+    if not path.exists():
+        raise ModelLoadError(f"{target}: no such file")
+    if path.is_dir():
+        raise ModelLoadError(f"{target}: is a directory, not a model file")
+    if _is_zip(path):
+        return _torch_loader().load_file(path, settings)
+    if path.suffix.lower() in (".pt", ".pth", ".pt2", ".ts", ".ckpt", ".bin"):
+        return _torch_loader().load_file(path, settings)
+    from saturate_cli.model.onnx_handle import OnnxModel
+
+    return OnnxModel(path, settings.memory_budget, settings.threads, _providers(settings))
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _providers(settings: Settings) -> list[str]:
+    if settings.device in (None, "cpu"):
+        return ["CPUExecutionProvider"]
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def _torch_loader():
+    """The PyTorch loaders, imported only when a PyTorch model is inspected."""
+    try:
+        from saturate_cli.model import torch_load
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"PyTorch models need the torch extra: pip install 'saturate-cli[torch]' ({exc})"
+        ) from None
+    return torch_load

@@ -1,0 +1,99 @@
+"""Read-only views of an ONNX graph: who produces and consumes a tensor, constant values."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+
+class GraphView:
+    """Index of one (top-level) ONNX graph for pattern matching."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.model = model
+        self.graph = model.graph
+        self.nodes = list(self.graph.node)
+        self.index = {id(n): i for i, n in enumerate(self.nodes)}
+        self.producer: dict[str, onnx.NodeProto] = {}
+        self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
+        for node in self.nodes:
+            for out in node.output:
+                self.producer[out] = node
+            for inp in node.input:
+                if inp:
+                    self.consumers[inp].append(node)
+        self.initializers = {t.name: t for t in self.graph.initializer}
+        self.opset = default_opset(model)
+        self._const_cache: dict[str, Optional[np.ndarray]] = {}
+
+    def node_name(self, node: onnx.NodeProto) -> str:
+        """The node's name, or `<OpType>_<index>` when it has none."""
+        return node.name or f"{node.op_type}_{self.index[id(node)]}"
+
+    def constant(self, tensor: str) -> Optional[np.ndarray]:
+        """The value of a constant tensor (initializer, Constant node, through Identity/Cast)."""
+        if tensor in self._const_cache:
+            return self._const_cache[tensor]
+        value = self._constant(tensor, depth=0)
+        self._const_cache[tensor] = value
+        return value
+
+    def _constant(self, tensor: str, depth: int) -> Optional[np.ndarray]:
+        if not tensor or depth > 4:
+            return None
+        if tensor in self.initializers:
+            return numpy_helper.to_array(self.initializers[tensor])
+        node = self.producer.get(tensor)
+        if node is None:
+            return None
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    return numpy_helper.to_array(attr.t)
+                if attr.name in ("value_float", "value_int"):
+                    return np.array(onnx.helper.get_attribute_value(attr))
+                if attr.name in ("value_floats", "value_ints"):
+                    return np.array(onnx.helper.get_attribute_value(attr))
+            return None
+        if node.op_type in ("Identity", "Cast") and node.input:
+            return self._constant(node.input[0], depth + 1)
+        return None
+
+    def scalar(self, tensor: str) -> Optional[float]:
+        """A constant tensor's value when it holds exactly one number."""
+        value = self.constant(tensor)
+        if value is None or value.size != 1:
+            return None
+        return float(value.reshape(-1)[0])
+
+    def only(self, tensor: str, op_type: str) -> list[onnx.NodeProto]:
+        """Consumers of `tensor` with the given op type."""
+        return [n for n in self.consumers.get(tensor, []) if n.op_type == op_type]
+
+    def other_input(self, node: onnx.NodeProto, known: str) -> Optional[str]:
+        """For a binary node, the input that is not `known`."""
+        ins = list(node.input)
+        if len(ins) != 2 or known not in ins:
+            return None
+        return ins[1] if ins[0] == known else ins[0]
+
+
+def attr(node: onnx.NodeProto, name: str, default=None):
+    """An attribute's value, or the default."""
+    for a in node.attribute:
+        if a.name == name:
+            value = onnx.helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
+    return default
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    """The opset version of the default ONNX domain."""
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return 1

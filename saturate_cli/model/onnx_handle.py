@@ -1,0 +1,244 @@
+"""An ONNX model as a ModelHandle: sites, producers, and in-graph measurement with onnxruntime.
+
+This module (like every onnx_* module) must never import torch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+import numpy as np
+import onnx
+
+from saturate_cli.activations import get_kind
+from saturate_cli.errors import first_line, CalibrationError, ModelLoadError
+from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Site
+from saturate_cli.model.onnx_graph import GraphView
+from saturate_cli.model.onnx_instrument import SAMPLE_TARGET, SiteOutputs, instrument
+from saturate_cli.model.onnx_load import read_model
+from saturate_cli.model.onnx_producer import find_producer, unit_axis
+from saturate_cli.model.onnx_sites import discover, is_float
+from saturate_cli.stats import histogram as hist
+from saturate_cli.stats.site_stats import SiteStats, moments, stats_of_array
+
+
+def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]]:
+    """Element type and rank of every tensor shape inference can tell."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:  # noqa: BLE001 - inference is best effort
+        inferred = model
+    types, ranks = {}, {}
+    g = inferred.graph
+    for vi in itertools.chain(g.input, g.value_info, g.output):
+        t = vi.type.tensor_type
+        if t.elem_type:
+            types[vi.name] = t.elem_type
+        if t.HasField("shape"):
+            ranks[vi.name] = len(t.shape.dim)
+    for init in g.initializer:
+        types[init.name] = init.data_type
+        ranks[init.name] = len(init.dims)
+    return types, ranks
+
+
+def _input_specs(g: GraphView) -> list[InputSpec]:
+    specs = []
+    for vi in g.graph.input:
+        if vi.name in g.initializers:
+            continue
+        t = vi.type.tensor_type
+        dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                     for d in t.shape.dim)
+        try:
+            dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)).name
+        except Exception:  # noqa: BLE001
+            dtype = "unknown"
+        specs.append(InputSpec(vi.name, dims, dtype, _vocab(g, vi.name)))
+    return specs
+
+
+def _vocab(g: GraphView, name: str) -> Optional[int]:
+    """Rows of the embedding table an integer input indexes (Gather on an initializer)."""
+    for node in g.only(name, "Gather"):
+        if len(node.input) == 2 and node.input[1] == name:
+            table = g.initializers.get(node.input[0])
+            if table is not None and table.dims:
+                return int(table.dims[0])
+    return None
+
+
+class OnnxModel:
+    """A loaded ONNX model (ModelHandle)."""
+
+    format = "onnx"
+
+    def __init__(self, path: Path, memory_budget: int, threads: int = 0,
+                 providers: Optional[list[str]] = None):
+        self.path = str(path)
+        self.model = read_model(path, memory_budget)
+        self.threads = threads
+        self.providers = providers or ["CPUExecutionProvider"]
+        self.graph = GraphView(self.model)
+        self.inputs = _input_specs(self.graph)
+        self._types, ranks = _value_types(self.model)
+        raw, self.not_covered = discover(self.graph)
+        self.sites: list[Site] = []
+        for r in raw:
+            if not is_float(self._types.get(r.input)):
+                self.not_covered.append(NotCovered(r.name, r.op, "input is not floating point"))
+                continue
+            producer = find_producer(self.graph, r.input)
+            self.sites.append(self._site(r, producer, ranks.get(r.input)))
+
+    def _site(self, r, producer, rank: Optional[int]) -> Site:
+        params = dict(r.params)
+        softmax_axes = None
+        if get_kind(r.kind).metric == "rows" and rank is not None:
+            axis = params.get("axis", -1) % max(rank, 1)
+            softmax_axes = (axis,) if self.graph.opset >= 13 else tuple(range(axis, rank))
+        axis = None if softmax_axes is not None or get_kind(r.kind).metric == "rows" else \
+            unit_axis(producer, rank)
+        return Site(r.name, r.input, r.op, r.kind, params, producer, axis, softmax_axes, rank)
+
+    # --- measurement -----------------------------------------------------------------------
+
+    def collect(self, batches: Iterable[Batch], tau: float, softmax_tau: float,
+                progress: Optional[Progress] = None) -> dict[str, SiteStats]:
+        """Stream the batches through the instrumented model; merge statistics per site."""
+        stream = iter(batches)
+        first = next(stream, None)
+        if first is None:
+            raise CalibrationError(f"{self.path}: no calibration data")
+        if any(s.rank is None for s in self.sites):
+            self._probe_ranks(first)
+        return self._measure(itertools.chain([first], stream), tau, softmax_tau, progress)
+
+    def _session(self, model: onnx.ModelProto):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        try:
+            return ort.InferenceSession(model.SerializeToString(), options,
+                                        providers=self.providers)
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+            raise ModelLoadError(f"{self.path}: onnxruntime cannot run this model: "
+                                 f"{first_line(exc)}") from None
+
+    def _run(self, session, names: list[str], batch: Batch) -> list:
+        try:
+            return session.run(names, batch)
+        except Exception as exc:  # noqa: BLE001
+            raise CalibrationError(f"{self.path}: inference failed on the calibration data: "
+                                   f"{first_line(exc)}") from None
+
+    def _probe_ranks(self, batch: Batch) -> None:
+        """Learn ranks shape inference could not tell by running one batch for shapes only."""
+        probe = onnx.ModelProto()
+        probe.CopyFrom(self.model)
+        del probe.graph.output[:]
+        names = []
+        for i, site in enumerate(self.sites):
+            name = f"__saturate_probe_{i}"
+            probe.graph.node.append(onnx.helper.make_node("Shape", [site.input], [name]))
+            probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+            names.append(name)
+        shapes = self._run(self._session(probe), names, batch)
+        by_name = {r.name: r for r in discover(self.graph)[0]}
+        self.sites = [
+            self._site(by_name[s.name], s.producer, len(shape)) if s.name in by_name else s
+            for s, shape in zip(self.sites, shapes)
+        ]
+
+    def _tails(self, site: Site, tau: float):
+        t = get_kind(site.kind).tails(site.params, tau)
+        return t.low, t.high
+
+    def _measure(self, batches: Iterator[Batch], tau, softmax_tau, progress) -> dict[str, SiteStats]:
+        plan = [(s, *self._tails(s, tau)) for s in self.sites]
+        model, outputs = instrument(self.model, plan, self._types, self.graph.opset, softmax_tau)
+        session = self._session(model)
+        names = [n for so in outputs.values() for n in so.names()]
+        totals = {s.name: SiteStats() for s in self.sites}
+        raw_session = None
+        for batch in batches:
+            values = dict(zip(names, self._run(session, names, batch)))
+            redo = []
+            for site, low, high in plan:
+                stats = _batch_stats(values, outputs[site.name])
+                if stats is None:
+                    redo.append((site, low, high))
+                else:
+                    totals[site.name] = totals[site.name].merge(stats)
+            if redo:  # NaN/Inf reached these sites: measure them exactly from the raw tensors
+                raw_session = raw_session or self._raw_session()
+                raw = dict(zip([s.input for s in self.sites],
+                               self._run(raw_session, [s.input for s in self.sites], batch)))
+                for site, low, high in redo:
+                    totals[site.name] = totals[site.name].merge(
+                        _array_stats(raw[site.input], site, low, high, softmax_tau))
+            if progress:
+                progress(1)
+        return totals
+
+    def _raw_session(self):
+        raw = onnx.ModelProto()
+        raw.CopyFrom(self.model)
+        del raw.graph.output[:]
+        for name in dict.fromkeys(s.input for s in self.sites):
+            raw.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+        return self._session(raw)
+
+
+def _step(size: int) -> int:
+    return 2 * (size // (2 * SAMPLE_TARGET)) + 1
+
+
+def _batch_stats(values: dict, so: SiteOutputs) -> Optional[SiteStats]:
+    """One batch's statistics from the graph's outputs; None when non-finite values appeared."""
+    size = int(values[so.size])
+    total, total_sq = float(values[so.total]), float(values[so.total_sq])
+    if not (math.isfinite(total) and math.isfinite(total_sq)):
+        return None
+    if size == 0:
+        return SiteStats()
+    mean, m2 = moments(total, total_sq, size)
+    unit_low = np.asarray(values[so.unit_low], np.int64) if so.unit_low else None
+    unit_high = np.asarray(values[so.unit_high], np.int64) if so.unit_high else None
+    parts = [u for u in (unit_low, unit_high) if u is not None]
+    unit_sat = sum(parts) if parts else None
+    if unit_sat is not None and unit_sat.ndim == 0:
+        unit_sat = None
+    units = unit_sat.shape[0] if unit_sat is not None else 0
+    return SiteStats(
+        count=size, finite=size, mean=mean, m2=m2,
+        min=float(values[so.min]), max=float(values[so.max]),
+        low=int(unit_low.sum()) if unit_low is not None else 0,
+        high=int(unit_high.sum()) if unit_high is not None else 0,
+        unit_saturated=unit_sat, per_unit=size // units if units else 0,
+        rows=int(values[so.rows]) if so.rows else 0,
+        collapsed_rows=int(values[so.collapsed]) if so.collapsed else 0,
+        histogram=hist.histogram(values[so.sample]), sample_every=_step(size), batches=1,
+        row_sample=np.asarray(values[so.row_sample], np.float64) if so.row_sample else None,
+    )
+
+
+def _array_stats(x: np.ndarray, site: Site, low, high, softmax_tau: float) -> SiteStats:
+    axes = site.softmax_axes
+    if axes is not None and len(axes) > 1:  # opset < 13: softmax over the flattened tail
+        x_rows = x.reshape(x.shape[: axes[0]] + (-1,))
+        rows = stats_of_array(x_rows, None, None, None, -1, softmax_tau)
+        base = stats_of_array(x, low, high, site.unit_axis, None, softmax_tau,
+                              _step(x.size))
+        return replace(base, rows=rows.rows, collapsed_rows=rows.collapsed_rows,
+                       row_sample=rows.row_sample)
+    return stats_of_array(x, low, high, site.unit_axis, axes[0] if axes else None,
+                          softmax_tau, _step(x.size))
+

@@ -1,0 +1,199 @@
+"""Append reduction nodes to a private copy of an ONNX model, so the runtime hands back
+kilobytes of statistics per batch instead of every activation tensor.
+
+Per site and batch the instrumented graph returns: the element count, float64 sum and sum of
+squares, min, max, per-unit counts of values in each saturated tail, a strided subsample for the
+histogram, and for softmax sites the number of rows and of collapsed rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from saturate_cli.model.handle import Site
+from saturate_cli.stats.site_stats import ROWS_PER_BATCH
+
+SAMPLE_TARGET = 4096  # subsample about this many values per site and batch for the histogram
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+@dataclass
+class SiteOutputs:
+    """Names of the graph outputs that carry one site's per-batch statistics."""
+
+    size: str
+    total: str
+    total_sq: str
+    min: str
+    max: str
+    sample: str
+    unit_low: Optional[str] = None
+    unit_high: Optional[str] = None
+    rows: Optional[str] = None
+    collapsed: Optional[str] = None
+    row_sample: Optional[str] = None
+
+    def names(self) -> list[str]:
+        return [n for n in (self.size, self.total, self.total_sq, self.min, self.max, self.sample,
+                            self.unit_low, self.unit_high, self.rows, self.collapsed,
+                            self.row_sample) if n]
+
+
+def threshold_for(value: float, dtype: np.dtype, side: str) -> np.ndarray:
+    """A threshold in the tensor's dtype that compares exactly like `value` in float64.
+
+    For `x <= value` use the largest representable number <= value; for `x >= value` the
+    smallest >= value.
+    """
+    t = np.array(value, dtype=dtype)
+    if side == "low" and float(t) > value:
+        t = np.nextafter(t, np.array(-np.inf, dtype=dtype))
+    if side == "high" and float(t) < value:
+        t = np.nextafter(t, np.array(np.inf, dtype=dtype))
+    return np.array(t, dtype=dtype).reshape(())
+
+
+class _Builder:
+    """Emits nodes and constants with unique names, respecting the model's opset."""
+
+    def __init__(self, model: onnx.ModelProto, opset: int, prefix: str):
+        self.model = model
+        self.opset = opset
+        self.prefix = prefix
+        self.count = 0
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+
+    def name(self, hint: str) -> str:
+        self.count += 1
+        return f"{self.prefix}{self.count}_{hint}"
+
+    def const(self, value: np.ndarray, hint: str = "c") -> str:
+        name = self.name(hint)
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str = "", **attrs) -> str:
+        out = self.name(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+    def reduce(self, op_type: str, x: str, axes: Optional[list[int]], keepdims: int = 0) -> str:
+        """A Reduce* node; axes move from attribute to input at opset 13 (Sum) / 18 (others)."""
+        as_input = self.opset >= (13 if op_type == "ReduceSum" else 18)
+        if axes is None:
+            return self.op(op_type, [x], keepdims=keepdims)
+        if as_input:
+            return self.op(op_type, [x, self.const(np.array(axes, np.int64), "axes")],
+                           keepdims=keepdims)
+        return self.op(op_type, [x], axes=axes, keepdims=keepdims)
+
+    def compare(self, x: str, threshold: np.ndarray, side: str) -> str:
+        """Boolean mask x <= t (low) or x >= t (high)."""
+        t = self.const(threshold, "thr")
+        if self.opset >= 12:
+            return self.op("LessOrEqual" if side == "low" else "GreaterOrEqual", [x, t])
+        strict = self.op("Greater" if side == "low" else "Less", [x, t])
+        return self.op("Not", [strict])
+
+
+_NP_OF = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
+
+
+def instrument(
+    model: onnx.ModelProto, sites: list[tuple[Site, Optional[float], Optional[float]]],
+    elem_types: dict[str, int], opset: int, softmax_tau: float,
+) -> tuple[onnx.ModelProto, dict[str, SiteOutputs]]:
+    """A copy of `model` whose outputs are the statistics of each (site, low, high)."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    b = _Builder(out, opset, "__saturate_")
+    outputs: dict[str, SiteOutputs] = {}
+    for site, low, high in sites:
+        outputs[site.name] = _site_nodes(b, site, low, high, elem_types.get(site.input),
+                                         softmax_tau)
+    graph = out.graph
+    graph.node.extend(b.nodes)
+    graph.initializer.extend(b.inits)
+    del graph.output[:]
+    for so in outputs.values():
+        for name in so.names():
+            graph.output.append(helper.make_empty_tensor_value_info(name))
+    return out, outputs
+
+
+def _site_nodes(b: _Builder, site: Site, low, high, elem_type, softmax_tau) -> SiteOutputs:
+    x = site.input
+    if elem_type not in _NP_OF:  # fp16 / bf16 / unknown: measure in float32
+        x = b.op("Cast", [x], "f32", to=TensorProto.FLOAT)
+        elem_type = TensorProto.FLOAT
+    dtype = _NP_OF[elem_type]
+    size = b.op("Size", [x], "size")
+    xd = x if elem_type == TensorProto.DOUBLE else b.op("Cast", [x], "f64", to=TensorProto.DOUBLE)
+    so = SiteOutputs(
+        size=size,
+        total=b.reduce("ReduceSum", xd, None),
+        total_sq=b.reduce("ReduceSumSquare", xd, None),
+        min=b.reduce("ReduceMin", x, None),
+        max=b.reduce("ReduceMax", x, None),
+        sample=_sample(b, x, size),
+    )
+    rank = site.rank
+    axes = None
+    if site.unit_axis is not None and rank is not None:
+        axes = [a for a in range(rank) if a != site.unit_axis]
+    if low is not None:
+        so.unit_low = _count(b, b.compare(x, threshold_for(low, dtype, "low"), "low"), axes)
+    if high is not None:
+        so.unit_high = _count(b, b.compare(x, threshold_for(high, dtype, "high"), "high"), axes)
+    if site.softmax_axes is not None:
+        so.rows, so.collapsed = _softmax_rows(b, x, list(site.softmax_axes), dtype, softmax_tau)
+        so.row_sample = _row_sample(b, x, list(site.softmax_axes), rank)
+    return so
+
+
+def _count(b: _Builder, mask: str, axes: Optional[list[int]]) -> str:
+    as_int = b.op("Cast", [mask], "i32", to=TensorProto.INT32)
+    return b.reduce("ReduceSum", as_int, axes or None)
+
+
+def _sample(b: _Builder, x: str, size: str) -> str:
+    """Every k-th value of the flattened tensor, k odd, about SAMPLE_TARGET values in all."""
+    flat = b.op("Reshape", [x, b.const(np.array([-1], np.int64), "flat")])
+    if b.opset < 10:
+        return flat
+    half = b.op("Div", [size, b.const(np.array(2 * SAMPLE_TARGET, np.int64))])
+    doubled = b.op("Mul", [half, b.const(np.array(2, np.int64))])
+    step = b.op("Add", [doubled, b.const(np.array(1, np.int64))])
+    steps = b.op("Reshape", [step, b.const(np.array([1], np.int64), "one")])
+    return b.op("Slice", [flat, b.const(np.array([0], np.int64)),
+                          b.const(np.array([_INT64_MAX], np.int64)),
+                          b.const(np.array([0], np.int64)), steps])
+
+
+def _row_sample(b: _Builder, x: str, axes: list[int], rank: Optional[int]) -> Optional[str]:
+    """The first ROWS_PER_BATCH rows of logits as a [rows, classes] matrix."""
+    if rank is None or b.opset < 10:
+        return None
+    if len(axes) == 1 and axes[0] != rank - 1:
+        perm = [a for a in range(rank) if a != axes[0]] + [axes[0]]
+        x = b.op("Transpose", [x], perm=perm)
+        axes = [rank - 1]
+    flat = b.op("Flatten", [x], axis=axes[0])
+    return b.op("Slice", [flat, b.const(np.array([0], np.int64)),
+                          b.const(np.array([ROWS_PER_BATCH], np.int64)),
+                          b.const(np.array([0], np.int64))])
+
+
+def _softmax_rows(b: _Builder, x: str, axes: list[int], dtype, tau: float) -> tuple[str, str]:
+    """Rows, and rows whose max probability exceeds 1 - tau (sum of exp(x - max) < 1/(1-tau))."""
+    top = b.reduce("ReduceMax", x, axes, keepdims=1)
+    mass = b.reduce("ReduceSum", b.op("Exp", [b.op("Sub", [x, top])]), axes, keepdims=0)
+    limit = b.const(np.array(1.0 / (1.0 - tau), dtype=dtype))
+    collapsed = _count(b, b.op("Less", [mass, limit]), None)
+    return b.op("Size", [mass], "rows"), collapsed

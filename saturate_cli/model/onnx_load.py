@@ -1,0 +1,115 @@
+"""Read an ONNX file safely: clear errors, external data confined to the model's folder,
+a size budget checked before anything large is allocated."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+from onnx import external_data_helper
+
+from saturate_cli.errors import first_line, ModelLoadError, ResourceError
+
+_TWO_GB = 2**31 - 1
+
+
+def _all_tensors(graph: onnx.GraphProto):
+    """Initializers and Constant-node tensors of a graph and its subgraphs."""
+    yield from graph.initializer
+    for node in graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                yield a.t
+            elif a.type == onnx.AttributeProto.GRAPH:
+                yield from _all_tensors(a.g)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    yield from _all_tensors(g)
+
+
+def tensor_nbytes(t: onnx.TensorProto) -> int:
+    """Bytes the tensor needs once loaded, from its declared dims."""
+    n = 1
+    for d in t.dims:
+        n *= max(int(d), 0)
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except Exception:  # noqa: BLE001 - unknown/string types: count one byte each
+        itemsize = 1
+    return n * itemsize
+
+
+def _external_location(t: onnx.TensorProto, folder: Path, path: Path) -> Path:
+    info = {e.key: e.value for e in t.external_data}
+    location = info.get("location", "")
+    if not location:
+        raise ModelLoadError(f"{path}: tensor '{t.name}' declares external data without a location")
+    if os.path.isabs(location) or location.startswith(("/", "\\")):
+        raise ModelLoadError(
+            f"{path}: external data of tensor '{t.name}' has an absolute path '{location}'; "
+            "only files inside the model's folder are read"
+        )
+    target = (folder / location).resolve()
+    if folder.resolve() not in target.parents:
+        raise ModelLoadError(
+            f"{path}: external data of tensor '{t.name}' points outside the model's folder "
+            f"('{location}'); refused"
+        )
+    if not target.is_file():
+        raise ModelLoadError(f"{path}: external data file '{location}' of tensor '{t.name}' "
+                             "is missing")
+    return target
+
+
+def read_model(path: Path, memory_budget: int) -> onnx.ModelProto:
+    """Parse, confine, size-check, load external data and validate an ONNX model."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(1)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if size == 0 or not head:
+        raise ModelLoadError(f"{path}: the file is empty")
+    if size > memory_budget:
+        raise ResourceError(f"{path}: the file is {size / 2**30:.1f} GiB, over the memory budget "
+                            f"of {memory_budget / 2**30:.1f} GiB (--memory-budget)")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises many types
+        raise ModelLoadError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
+    if not model.HasField("graph") or model.ir_version == 0:
+        raise ModelLoadError(f"{path}: the file parses as protobuf but holds no ONNX model "
+                             "(no graph or IR version)")
+    _load_external(model, path, memory_budget)
+    _check(model, path)
+    return model
+
+
+def _load_external(model: onnx.ModelProto, path: Path, memory_budget: int) -> None:
+    folder = path.parent
+    total = 0
+    external = False
+    for t in _all_tensors(model.graph):
+        total += tensor_nbytes(t)
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            external = True
+            _external_location(t, folder, path)
+    if total > memory_budget:
+        raise ResourceError(f"{path}: the weights need {total / 2**30:.1f} GiB, over the memory "
+                            f"budget of {memory_budget / 2**30:.1f} GiB (--memory-budget)")
+    if external:
+        try:
+            external_data_helper.load_external_data_for_model(model, str(folder))
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(f"{path}: cannot load external data ({first_line(exc)})") from None
+
+
+def _check(model: onnx.ModelProto, path: Path) -> None:
+    try:
+        if model.ByteSize() < _TWO_GB:
+            onnx.checker.check_model(model)
+    except Exception as exc:  # noqa: BLE001 - checker raises ValidationError and others
+        raise ModelLoadError(f"{path}: fails the ONNX checker: {first_line(exc)}") from None
+

@@ -1,0 +1,170 @@
+"""Find the activation sites of an ONNX graph, and the activations it cannot measure."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import onnx
+
+from saturate_cli.model.handle import NotCovered
+from saturate_cli.model.onnx_graph import GraphView, attr
+from saturate_cli.model.onnx_patterns import find_patterns
+
+# op type -> registry kind, for plain activation nodes
+OP_KINDS = {
+    "Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu", "LeakyRelu": "leaky_relu",
+    "PRelu": "prelu", "Elu": "elu", "Selu": "selu", "Celu": "celu", "Gelu": "gelu",
+    "HardSigmoid": "hardsigmoid", "HardSwish": "hardswish", "Softplus": "softplus",
+    "Softsign": "softsign", "Mish": "mish", "Clip": "clip", "Softmax": "softmax",
+    "LogSoftmax": "log_softmax",
+}
+FUSED_ELSEWHERE = {
+    "LSTM": "gate activations are fused inside the recurrent kernel",
+    "GRU": "gate activations are fused inside the recurrent kernel",
+    "RNN": "gate activations are fused inside the recurrent kernel",
+    "Attention": "the softmax is fused inside the attention kernel",
+}
+CONTROL_FLOW = ("If", "Loop", "Scan")
+
+
+@dataclass(frozen=True)
+class RawSite:
+    """A site before its producer and unit axis are known."""
+
+    name: str
+    input: str
+    op: str
+    kind: str
+    params: tuple
+    order: int  # graph index of its first node: execution order
+
+
+def _params(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict]:
+    """Kind and parameters of a plain activation node, ONNX attributes and inputs included."""
+    op = node.op_type
+    kind = OP_KINDS[op]
+    if op == "LeakyRelu":
+        return kind, {"alpha": float(attr(node, "alpha", 0.01))}
+    if op in ("Elu", "Celu"):
+        return kind, {"alpha": float(attr(node, "alpha", 1.0))}
+    if op == "Selu":
+        return kind, {"alpha": float(attr(node, "alpha", 1.67326319217681884765625)),
+                      "gamma": float(attr(node, "gamma", 1.05070102214813232421875))}
+    if op == "HardSigmoid":
+        return kind, {"alpha": float(attr(node, "alpha", 0.2)), "beta": float(attr(node, "beta", 0.5))}
+    if op == "Gelu":
+        return ("gelu_tanh" if attr(node, "approximate", "none") == "tanh" else "gelu"), {}
+    if op == "PRelu":
+        slope = g.constant(node.input[1]) if len(node.input) > 1 else None
+        alpha = float(np.max(np.abs(slope))) if slope is not None and slope.size else 0.25
+        return kind, {"alpha": alpha}
+    if op == "Clip":
+        return _clip_kind(g, node)
+    if op in ("Softmax", "LogSoftmax"):
+        return kind, {"axis": int(attr(node, "axis", -1 if g.opset >= 13 else 1))}
+    return kind, {}
+
+
+def _clip_kind(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict]:
+    if g.opset < 11:
+        lo, hi = attr(node, "min", -math.inf), attr(node, "max", math.inf)
+    else:
+        lo = g.scalar(node.input[1]) if len(node.input) > 1 and node.input[1] else -math.inf
+        hi = g.scalar(node.input[2]) if len(node.input) > 2 and node.input[2] else math.inf
+        if lo is None or hi is None:
+            raise _Uncovered("Clip bounds are computed at run time")
+    lo, hi = float(lo), float(hi)
+    if lo == 0.0 and hi == math.inf:
+        return "relu", {}
+    if (lo, hi) == (0.0, 6.0):
+        return "relu6", {"min": lo, "max": hi}
+    if (lo, hi) == (-1.0, 1.0):
+        return "hardtanh", {"min": lo, "max": hi}
+    return "clip", {"min": lo, "max": hi}
+
+
+class _Uncovered(Exception):
+    pass
+
+
+_FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+                onnx.TensorProto.BFLOAT16}
+
+
+def discover(g: GraphView) -> tuple[list[RawSite], list[NotCovered]]:
+    """Sites in execution order, and what is listed as not covered."""
+    sites: list[RawSite] = []
+    uncovered: list[NotCovered] = []
+    consumed: set[int] = set()
+    for match in find_patterns(g):
+        if consumed.intersection(match.nodes):
+            continue
+        consumed.update(match.nodes)
+        out_node = g.nodes[match.output_node]
+        sites.append(RawSite(g.node_name(out_node), match.x, f"pattern:{match.kind}",
+                             match.kind, match.params, min(match.nodes)))
+    for i, node in enumerate(g.nodes):
+        name = g.node_name(node)
+        if node.domain not in ("", "ai.onnx"):
+            uncovered.append(NotCovered(name, f"{node.domain}.{node.op_type}",
+                                        "custom-domain op: its activation, if any, is not measured"))
+            continue
+        if node.op_type in FUSED_ELSEWHERE:
+            uncovered.append(NotCovered(name, node.op_type, FUSED_ELSEWHERE[node.op_type]))
+        if node.op_type.startswith("QLinear") or node.op_type == "DequantizeLinear":
+            if node.op_type in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax"):
+                uncovered.append(NotCovered(name, node.op_type, "quantized activation"))
+        for sub in _subgraphs(node):
+            uncovered.extend(_subgraph_activations(sub, name, node.op_type))
+        if i in consumed or node.op_type not in OP_KINDS or not node.input:
+            continue
+        try:
+            kind, params = _params(g, node)
+        except _Uncovered as why:
+            uncovered.append(NotCovered(name, node.op_type, str(why)))
+            continue
+        sites.append(RawSite(name, node.input[0], node.op_type, kind,
+                             tuple(sorted(params.items())), i))
+    sites.sort(key=lambda s: s.order)
+    return _unique_names(sites), uncovered
+
+
+def _unique_names(sites: list[RawSite]) -> list[RawSite]:
+    seen: dict[str, int] = {}
+    out = []
+    for s in sites:
+        n = seen.get(s.name, 0)
+        seen[s.name] = n + 1
+        out.append(s if n == 0 else RawSite(f"{s.name}#{n}", s.input, s.op, s.kind, s.params,
+                                             s.order))
+    return out
+
+
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    subs = []
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            subs.append(a.g)
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            subs.extend(a.graphs)
+    return subs
+
+
+def _subgraph_activations(graph: onnx.GraphProto, owner: str, owner_op: str) -> list[NotCovered]:
+    found = []
+    for j, node in enumerate(graph.node):
+        if node.op_type in OP_KINDS:
+            found.append(NotCovered(f"{owner}/{node.name or f'{node.op_type}_{j}'}", node.op_type,
+                                    f"inside the {owner_op} body of '{owner}': control flow "
+                                    "subgraphs are not instrumented"))
+        for sub in _subgraphs(node):
+            found.extend(_subgraph_activations(sub, owner, owner_op))
+    return found
+
+
+def is_float(elem_type: Optional[int]) -> bool:
+    """Whether an element type can be measured (None: unknown, assumed float)."""
+    return elem_type is None or elem_type in _FLOAT_TYPES

@@ -1,0 +1,25 @@
+"""One inspection, end to end: load, calibrate, measure, diagnose, report."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from saturate_cli.calibration import make_batches
+from saturate_cli.model.load import load_model
+from saturate_cli.report.build import build_report
+from saturate_cli.report.model import Report
+from saturate_cli.settings import Settings
+
+ProgressFactory = Callable[[str, Optional[int]], Callable[[int], None]]
+
+
+def inspect_model(target: str, settings: Settings,
+                  progress: Optional[ProgressFactory] = None) -> Report:
+    """Inspect one model and return its report (raises SaturateError on bad input)."""
+    handle = load_model(target, settings)
+    batches, info = make_batches(handle.inputs, settings)
+    expected = -(-settings.samples // settings.batch_size)
+    advance = progress(target, expected) if progress else None
+    stats = handle.collect(batches, settings.tau, settings.softmax_tau, advance) if handle.sites \
+        else {}
+    return build_report(handle, stats, settings, info.to_dict())

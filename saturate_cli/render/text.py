@@ -1,0 +1,115 @@
+"""The human report: a rich table per model, findings with their top remedy, depth profile.
+
+Not a contract: scripts should read --format json.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Optional
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from saturate_cli.report.model import Report, SiteReport
+
+_BARS = " ▁▂▃▄▅▆▇█"
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
+
+
+def sparkline(counts: list[int]) -> str:
+    """Counts as a row of block characters."""
+    if not counts:
+        return ""
+    top = max(counts) or 1
+    return "".join(_BARS[min(len(_BARS) - 1, round(c / top * (len(_BARS) - 1)))] for c in counts)
+
+
+def _num(v: Optional[float], fmt: str = ".3g") -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def _site_row(i: int, s: SiteReport) -> list:
+    st, sat = s.stats, s.saturation
+    producer = s.producer["name"] if s.producer else "–"
+    units = (f"{sat['dead_units']}/{sat['units']}" if sat["units"] else "–")
+    if s.kind in ("softmax", "log_softmax"):
+        sat_text = f"{sat['collapsed_rows']}/{sat['rows']} rows" if sat["rows"] else "–"
+    else:
+        sat_text = f"{sat['fraction']:.1%}"
+    codes = " ".join(f.code for f in s.findings) or "ok"
+    return [str(i), s.name, s.kind, producer,
+            f"{_num(st['mean'])} ± {_num(st['std'])}",
+            f"{_num(st['min'])} / {_num(st['max'])}", sat_text, units,
+            _num(sat["mean_gain"], ".2f"), sparkline(s.histogram["counts"]),
+            Text(codes, style=_STYLE[s.worst])]
+
+
+def _table(report: Report) -> Table:
+    table = Table(title=None, show_lines=False, header_style="bold", expand=False)
+    for col in ("#", "site", "kind", "producer", "mean ± std", "min / max", "saturated",
+                "dead", "gain", "histogram", "verdict"):
+        table.add_column(col, overflow="fold", justify="right" if col == "#" else "left")
+    for i, s in enumerate(report.sites):
+        table.add_row(*_site_row(i, s))
+    return table
+
+
+def _findings(report: Report) -> list:
+    lines = []
+    for s in report.sites:
+        for f in s.findings:
+            lines.append(Text.assemble((f"{f.code} ", _STYLE[f.severity]),
+                                       (f"[{f.severity}] ", _STYLE[f.severity]), f.message))
+            if f.suggestions:
+                lines.append(Text(f"    fix: {f.suggestions[0]['rationale']}", style="dim"))
+    for u in report.not_covered:
+        lines.append(Text(f"SAT901 [info] not covered: {u['op']} '{u['name']}': {u['reason']}",
+                          style="cyan"))
+    return lines
+
+
+def _profile(report: Report) -> Optional[Text]:
+    rows = [r for r in report.depth_profile if r["mean_gain"] is not None]
+    if len(rows) < 2:
+        return None
+    parts = [f"{r['mean_gain']:.2f}" for r in rows]
+    surviving = rows[0]["cumulative_gain"]
+    return Text(f"gain by depth: {' → '.join(parts)}   (gradient surviving to the first site: "
+                f"{surviving:.2g})", style="dim")
+
+
+def render_one(report: Report) -> Group:
+    m, c, summ = report.model, report.calibration, report.summary()
+    head = Text.assemble((f"{m['path']}", "bold"), f"  [{m['format']}]  calibration: "
+                         f"{c['source']}, {c['samples']} samples in {c['batches']} batches")
+    parts = [head]
+    if report.sites:
+        parts.append(_table(report))
+    parts.extend(_findings(report))
+    profile = _profile(report)
+    if profile is not None:
+        parts.append(profile)
+    for note in list(report.notes) + list(c.get("notes", [])):
+        parts.append(Text(f"note: {note}", style="dim"))
+    n = summ["findings"]
+    parts.append(Text(f"{summ['sites']} sites, {summ['flagged']} flagged: {n['error']} errors, "
+                      f"{n['warning']} warnings, {n['info']} info — status {summ['status']}",
+                      style=_STYLE[summ["status"] if summ["status"] != "clean" else None]))
+    return Group(*parts)
+
+
+def print_reports(reports: list[Report], console: Console) -> None:
+    """Print to a rich console (colour and width decided by rich)."""
+    for i, r in enumerate(reports):
+        if i:
+            console.print()
+        console.print(render_one(r))
+
+
+def render(reports: list[Report]) -> str:
+    """Plain text (no colour) for files."""
+    buffer = io.StringIO()
+    print_reports(reports, Console(file=buffer, width=160, no_color=True, force_terminal=False))
+    return buffer.getvalue()

@@ -1,0 +1,145 @@
+"""Assemble the Report from a model's sites, their statistics and the diagnosis."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from saturate_cli import __version__
+from saturate_cli.activations import get_kind
+from saturate_cli.diagnose.findings import Measure, diagnose_site, measure
+from saturate_cli.diagnose.rules import rule
+from saturate_cli.diagnose.suggest import init_stds
+from saturate_cli.model.handle import Site
+from saturate_cli.report.model import FindingReport, Report, SiteReport
+from saturate_cli.settings import Settings
+from saturate_cli.stats import histogram as hist
+from saturate_cli.stats.site_stats import SiteStats
+
+
+def sha256_of(path: str) -> Optional[str]:
+    """Hash of a model file (None for non-file targets such as module:factory)."""
+    p = Path(path)
+    if not p.is_file():
+        return None
+    digest = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mean_gain(site: Site, stats: SiteStats) -> Optional[float]:
+    """E[|f'(x)|] / max|f'| over the (sub-sampled) histogram; None for softmax/no data."""
+    kind = get_kind(site.kind)
+    total = stats.histogram.sum()
+    if kind.fprime is None or total == 0:
+        return None
+    nz = np.nonzero(stats.histogram)[0]
+    gains = kind.gain_of(hist.bin_centers()[nz], site.params)
+    return float((gains * stats.histogram[nz]).sum() / total)
+
+
+def _stats_dict(s: SiteStats) -> dict:
+    c = s.histogram
+    has = s.finite > 0
+    return {
+        "count": s.count, "mean": s.mean if has else None, "std": s.std if has else None,
+        "min": s.min if has else None, "max": s.max if has else None,
+        "nan": s.nan, "inf": s.inf,
+        "p01": _clamp(hist.quantile(c, 0.01), s), "p50": _clamp(hist.quantile(c, 0.50), s),
+        "p99": _clamp(hist.quantile(c, 0.99), s),
+    }
+
+
+def _clamp(value: float, s: SiteStats) -> Optional[float]:
+    if not np.isfinite(value):
+        return None
+    return float(min(max(value, s.min), s.max))
+
+
+def _histogram_dict(s: SiteStats) -> dict:
+    edges, counts = hist.coarsen(s.histogram, s.min, s.max)
+    return {"edges": edges, "counts": counts, "sample_every": s.sample_every,
+            "sampled": int(s.histogram.sum())}
+
+
+def _saturation_dict(site: Site, s: SiteStats, m: Measure, gain: Optional[float]) -> dict:
+    return {
+        "low": m.low, "high": m.high, "fraction": m.fraction, "fraction_low": m.fraction_low,
+        "fraction_high": m.fraction_high, "mean_gain": gain, "units": m.units,
+        "unit_axis": site.unit_axis, "dead_units": len(m.dead_units),
+        "dead_unit_indices": m.dead_units, "rows": s.rows, "collapsed_rows": s.collapsed_rows,
+    }
+
+
+def _producer_dict(site: Site) -> Optional[dict]:
+    p = site.producer
+    if p is None:
+        return None
+    out = asdict(p)
+    out.update(init_stds(get_kind(site.kind), site.params, p))
+    return out
+
+
+def site_report(site: Site, stats: SiteStats, settings: Settings) -> tuple[SiteReport, Optional[float]]:
+    m = measure(site, stats, settings)
+    gain = mean_gain(site, stats)
+    findings = tuple(
+        FindingReport(f.code, f.name, f.severity, f.message, site.name, f.cause,
+                      tuple(f.suggestions))
+        for f in diagnose_site(site, stats, m, settings)
+    )
+    return SiteReport(
+        name=site.name, input=site.input, op=site.op, kind=site.kind, params=dict(site.params),
+        producer=_producer_dict(site), stats=_stats_dict(stats), histogram=_histogram_dict(stats),
+        saturation=_saturation_dict(site, stats, m, gain), findings=findings,
+    ), gain
+
+
+def depth_profile(names: list[str], gains: list[Optional[float]]) -> list[dict]:
+    """Mean gain per site in execution order, and the product from each site to the output."""
+    survive = 1.0
+    rows = []
+    for name, gain in zip(reversed(names), reversed(gains)):
+        if gain is not None:
+            survive *= gain
+        rows.append({"site": name, "mean_gain": gain, "cumulative_gain": survive})
+    return rows[::-1]
+
+
+def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibration: dict,
+                 notes: tuple = ()) -> Report:
+    """The report of one model."""
+    site_reports, gains = [], []
+    for site in handle.sites:
+        rep, gain = site_report(site, stats.get(site.name, SiteStats()), settings)
+        site_reports.append(rep)
+        gains.append(gain)
+    uncovered = tuple({"name": u.name, "op": u.op, "reason": u.reason} for u in handle.not_covered)
+    model_findings = tuple(
+        FindingReport("SAT901", rule("SAT901").name, "info",
+                      f"{u['op']} '{u['name']}' is not measured: {u['reason']}", u["name"])
+        for u in uncovered
+    )
+    extra = list(notes)
+    if not handle.sites:
+        extra.append("the model has no activation that saturate can measure")
+    return Report(
+        tool={"name": "saturate", "version": __version__},
+        model={"path": handle.path, "format": handle.format, "sha256": sha256_of(handle.path),
+               "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": i.dtype}
+                          for i in handle.inputs]},
+        calibration=calibration,
+        settings=settings.echo(),
+        sites=tuple(site_reports),
+        not_covered=uncovered,
+        model_findings=model_findings,
+        depth_profile=tuple(depth_profile([s.name for s in handle.sites], gains)),
+        notes=tuple(extra),
+        fail_on=settings.fail_on,
+    )

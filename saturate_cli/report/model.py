@@ -1,0 +1,155 @@
+"""The report: one immutable result object. Renderers read it; they never compute."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+SCHEMA_VERSION = "1"
+SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
+
+
+def fingerprint(code: str, site: str) -> str:
+    """Stable identity of a finding: rule + site, never numbers that drift with retraining."""
+    return hashlib.sha256(f"{code}|{site}".encode()).hexdigest()[:16]
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: numpy scalars/arrays unwrapped, NaN and infinities as null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return jsonable(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
+
+
+@dataclass(frozen=True)
+class FindingReport:
+    code: str
+    name: str
+    severity: str
+    message: str
+    site: str
+    cause: Optional[str] = None
+    suggestions: tuple = ()
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.code, self.site)
+
+    def to_dict(self) -> dict:
+        return {
+            "code": self.code, "name": self.name, "severity": self.severity,
+            "message": self.message, "cause": self.cause, "fingerprint": self.fingerprint,
+            "suggestions": list(self.suggestions),
+        }
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    """Everything measured and concluded about one activation site."""
+
+    name: str
+    input: str
+    op: str
+    kind: str
+    params: dict
+    producer: Optional[dict]
+    stats: dict
+    histogram: dict
+    saturation: dict
+    findings: tuple[FindingReport, ...] = ()
+
+    @property
+    def worst(self) -> Optional[str]:
+        ranked = [f.severity for f in self.findings]
+        return max(ranked, key=SEVERITY_RANK.get) if ranked else None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "input": self.input, "op": self.op, "kind": self.kind,
+            "params": self.params, "producer": self.producer, "stats": self.stats,
+            "histogram": self.histogram, "saturation": self.saturation,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """One model's report."""
+
+    tool: dict
+    model: dict
+    calibration: dict
+    settings: dict
+    sites: tuple[SiteReport, ...]
+    not_covered: tuple[dict, ...] = ()
+    model_findings: tuple[FindingReport, ...] = ()
+    depth_profile: tuple[dict, ...] = ()
+    notes: tuple[str, ...] = ()
+    fail_on: str = "error"
+
+    @property
+    def findings(self) -> list[FindingReport]:
+        return [f for s in self.sites for f in s.findings] + list(self.model_findings)
+
+    def counts(self) -> dict:
+        out = {"error": 0, "warning": 0, "info": 0}
+        for f in self.findings:
+            out[f.severity] += 1
+        return out
+
+    @property
+    def status(self) -> str:
+        worst = max((SEVERITY_RANK[f.severity] for f in self.findings), default=0)
+        return {0: "clean", 1: "info", 2: "warning", 3: "error"}[worst]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a finding is at or above --fail-on, else 0."""
+        if self.fail_on == "never":
+            return 0
+        bar = SEVERITY_RANK[self.fail_on]
+        return int(any(SEVERITY_RANK[f.severity] >= bar for f in self.findings))
+
+    def summary(self) -> dict:
+        return {
+            "sites": len(self.sites),
+            "flagged": sum(1 for s in self.sites if s.worst in ("warning", "error")),
+            "not_covered": len(self.not_covered),
+            "findings": self.counts(),
+            "status": self.status,
+            "exit_code": self.exit_code,
+        }
+
+    def to_dict(self) -> dict:
+        return jsonable({
+            "schema_version": SCHEMA_VERSION,
+            "tool": self.tool,
+            "model": self.model,
+            "calibration": self.calibration,
+            "settings": self.settings,
+            "summary": self.summary(),
+            "sites": [s.to_dict() for s in self.sites],
+            "not_covered": list(self.not_covered),
+            "model_findings": [f.to_dict() for f in self.model_findings],
+            "depth_profile": list(self.depth_profile),
+            "notes": list(self.notes),
+        })
+
+
+@dataclass(frozen=True)
+class MultiReport:
+    """Reports of several models from one invocation; the exit code is the worst."""
+
+    reports: tuple[Report, ...] = field(default_factory=tuple)
+
+    @property
+    def exit_code(self) -> int:
+        return max((r.exit_code for r in self.reports), default=0)

@@ -1,0 +1,64 @@
+"""Every tunable number in one place: the single source of defaults."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+SEVERITIES = ("info", "warning", "error")
+FAIL_ON = ("info", "warning", "error", "never")
+
+
+def default_memory_budget() -> int:
+    """Half of the machine's physical memory (bytes), or 8 GiB when it cannot be read."""
+    try:
+        import os
+
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where a measurement becomes a finding, and of which severity."""
+
+    saturated_warning: float = 0.10  # fraction of values in a tail (bounded kinds)
+    saturated_error: float = 0.30
+    dead_unit_fraction: float = 0.99  # a unit is dead when this share of its values is flat
+    dead_units_warning: float = 0.05  # fraction of dead units
+    dead_units_error: float = 0.25
+    collapsed_warning: float = 0.10  # fraction of softmax rows with max prob > 1 - softmax_tau
+    collapsed_error: float = 0.50
+    shift_sigmas: float = 1.0  # |mean| beyond the tail by this many std: off-centre
+    linear_std: float = 0.1  # std below this share of the sweet range: linear regime
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one `saturate inspect` run uses; echoed in the report."""
+
+    tau: float = 0.05
+    softmax_tau: float = 0.01
+    samples: int = 128
+    batch_size: int = 16
+    seed: int = 0
+    synthetic: str = "normal"
+    default_dim: int = 16  # symbolic dims other than batch, for synthetic data
+    input_shapes: dict = field(default_factory=dict)
+    calibration: tuple = ()
+    fail_on: str = "error"
+    threads: int = 0
+    memory_budget: int = field(default_factory=default_memory_budget)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    trust_pickle: bool = False
+    device: Optional[str] = None
+
+    def echo(self) -> dict:
+        """The settings as they appear in the report."""
+        return {
+            "tau": self.tau,
+            "softmax_tau": self.softmax_tau,
+            "fail_on": self.fail_on,
+            "thresholds": asdict(self.thresholds),
+        }
