@@ -1,0 +1,28 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - create .venv, install, inspect a bundled sample model
+#   make test   - create .venv, install, run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is pinned here (a CPU build); the package metadata itself only asks torch>=2.2
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: demo test install clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_PIN)"
+	$(PY) -m pip install -q -e ".[torch,images,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	@$(VENV)/bin/saturate inspect sample_models/mlp_sigmoid_badinit.onnx; \
+	  code=$$?; echo "exit code $$code (1: findings at or above --fail-on)"; test $$code -le 1
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
