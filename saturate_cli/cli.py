@@ -59,15 +59,11 @@ def _root(
     """Find saturated activations and dead units in neural networks (ONNX and PyTorch)."""
 
 
-def _err(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]saturate: error:[/] {message}", markup=True)
-
-
 def _fail(message: str, code: int = 2) -> "typer.Exit":
-    _err(message.replace("\n", " ").replace("[", r"\["))
+    """Print one line on stderr and return the Exit to raise."""
+    one_line = " ".join(message.split())
+    sys.stderr.write(f"saturate: error: {one_line}\n")
+    sys.stderr.flush()
     return typer.Exit(code)
 
 
