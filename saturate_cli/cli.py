@@ -101,8 +101,11 @@ def _progress(quiet: bool):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    console = Console(stderr=True)
+    if not console.is_terminal:  # rich's own detection (honours TTY_* and CI variables)
+        return None, None
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   console=Console(stderr=True), transient=True)
+                   console=console, transient=True)
 
     def factory(target: str, total: Optional[int]):
         task = bar.add_task(f"inspecting {Path(target).name}", total=total)
