@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 SCALE = 0.05
-U_MAX = 92.0  # SCALE * sinh(92) ~ 4.5e38 > float32 max
+U_MAX = 93.0  # SCALE * sinh(93) ~ 6.1e38 > float32 max
 BIN_WIDTH = 0.04
 BINS = int(round(2 * U_MAX / BIN_WIDTH))
 
