@@ -46,13 +46,20 @@ def _site_row(i: int, s: SiteReport) -> list:
             Text(codes, style=_STYLE[s.worst])]
 
 
-def _table(report: Report) -> Table:
+_COLUMNS = ("#", "site", "kind", "producer", "mean ± std", "min / max", "saturated", "dead",
+            "gain", "histogram", "verdict")
+_NARROW_DROPS = {"min / max", "histogram", "producer"}  # dropped below 120 columns
+
+
+def _table(report: Report, width: int) -> Table:
+    keep = [c for c in _COLUMNS if width >= 120 or c not in _NARROW_DROPS]
     table = Table(title=None, show_lines=False, header_style="bold", expand=False)
-    for col in ("#", "site", "kind", "producer", "mean ± std", "min / max", "saturated",
-                "dead", "gain", "histogram", "verdict"):
-        table.add_column(col, overflow="fold", justify="right" if col == "#" else "left")
+    for col in keep:
+        table.add_column(col, overflow="fold", justify="right" if col == "#" else "left",
+                         no_wrap=col not in ("site", "producer"))
     for i, s in enumerate(report.sites):
-        table.add_row(*_site_row(i, s))
+        row = dict(zip(_COLUMNS, _site_row(i, s)))
+        table.add_row(*(row[c] for c in keep))
     return table
 
 
@@ -80,13 +87,13 @@ def _profile(report: Report) -> Optional[Text]:
                 f"{surviving:.2g})", style="dim")
 
 
-def render_one(report: Report) -> Group:
+def render_one(report: Report, width: int = 160) -> Group:
     m, c, summ = report.model, report.calibration, report.summary()
     head = Text.assemble((f"{m['path']}", "bold"), f"  [{m['format']}]  calibration: "
                          f"{c['source']}, {c['samples']} samples in {c['batches']} batches")
     parts = [head]
     if report.sites:
-        parts.append(_table(report))
+        parts.append(_table(report, width))
     parts.extend(_findings(report))
     profile = _profile(report)
     if profile is not None:
@@ -105,7 +112,7 @@ def print_reports(reports: list[Report], console: Console) -> None:
     for i, r in enumerate(reports):
         if i:
             console.print()
-        console.print(render_one(r))
+        console.print(render_one(r, console.width))
 
 
 def render(reports: list[Report]) -> str:

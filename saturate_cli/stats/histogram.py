@@ -59,7 +59,7 @@ def quantile(counts: np.ndarray, q: float) -> float:
     return float(edge_to_x(u))
 
 
-def coarsen(counts: np.ndarray, lo_x: float, hi_x: float, groups: int = 24) -> tuple[list, list]:
+def coarsen(counts: np.ndarray, lo_x: float, hi_x: float, groups: int = 16) -> tuple[list, list]:
     """A display histogram: the fine bins covering [lo_x, hi_x] merged into about `groups` bins.
 
     Returns (edges, counts) in x-space, edges one longer than counts.
