@@ -38,17 +38,21 @@ class FindingReport:
     site: str
     cause: Optional[str] = None
     suggestions: tuple = ()
+    baseline: Optional[str] = None  # against a --baseline: "new", "worse: ..." or "suppressed"
 
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.code, self.site)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "code": self.code, "name": self.name, "severity": self.severity,
             "message": self.message, "cause": self.cause, "fingerprint": self.fingerprint,
             "suggestions": list(self.suggestions),
         }
+        if self.baseline is not None:
+            out["baseline"] = self.baseline
+        return out
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class Report:
     depth_profile: tuple[dict, ...] = ()
     notes: tuple[str, ...] = ()
     fail_on: str = "error"
+    suppressed: tuple[FindingReport, ...] = ()  # matched by the --baseline: shown, not counted
 
     @property
     def findings(self) -> list[FindingReport]:
@@ -126,6 +131,7 @@ class Report:
             "findings": self.counts(),
             "status": self.status,
             "exit_code": self.exit_code,
+            "suppressed": len(self.suppressed),
         }
 
     def to_dict(self) -> dict:
@@ -141,6 +147,7 @@ class Report:
             "model_findings": [f.to_dict() for f in self.model_findings],
             "depth_profile": list(self.depth_profile),
             "notes": list(self.notes),
+            "suppressed": [dict(f.to_dict(), site=f.site) for f in self.suppressed],
         })
 
 
