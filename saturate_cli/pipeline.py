@@ -6,6 +6,7 @@ from typing import Callable, Optional
 
 from saturate_cli.calibration import make_batches
 from saturate_cli.model.load import load_model
+from saturate_cli.policy import apply_rule_policy
 from saturate_cli.report.build import build_report
 from saturate_cli.report.model import Report
 from saturate_cli.settings import Settings
@@ -22,4 +23,5 @@ def inspect_model(target: str, settings: Settings,
     advance = progress(target, expected) if progress else None
     stats = handle.collect(batches, settings.tau, settings.softmax_tau, advance) if handle.sites \
         else {}
-    return build_report(handle, stats, settings, info.to_dict())
+    report = build_report(handle, stats, settings, info.to_dict())
+    return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)

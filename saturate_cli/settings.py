@@ -53,6 +53,10 @@ class Settings:
     thresholds: Thresholds = field(default_factory=Thresholds)
     trust_pickle: bool = False
     device: Optional[str] = None
+    select: tuple = ()  # rule selectors (code or prefix); empty: all rules
+    ignore: tuple = ()
+    per_site_ignores: dict = field(default_factory=dict)  # site glob -> selectors
+    baseline_tolerance: float = 0.05  # a baselined finding counts again past this growth
 
     def echo(self) -> dict:
         """The settings as they appear in the report."""
@@ -61,4 +65,7 @@ class Settings:
             "softmax_tau": self.softmax_tau,
             "fail_on": self.fail_on,
             "thresholds": asdict(self.thresholds),
+            "select": list(self.select),
+            "ignore": list(self.ignore),
+            "per_site_ignores": {k: list(v) for k, v in self.per_site_ignores.items()},
         }
