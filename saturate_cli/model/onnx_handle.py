@@ -6,7 +6,6 @@ This module (like every onnx_* module) must never import torch.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -18,12 +17,12 @@ from saturate_cli.activations import get_kind
 from saturate_cli.errors import first_line, CalibrationError, ModelLoadError
 from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Site
 from saturate_cli.model.onnx_graph import GraphView
-from saturate_cli.model.onnx_instrument import SAMPLE_TARGET, SiteOutputs, instrument
+from saturate_cli.model.onnx_instrument import SiteOutputs, instrument
 from saturate_cli.model.onnx_load import read_model
 from saturate_cli.model.onnx_producer import find_producer, unit_axis
 from saturate_cli.model.onnx_sites import discover, is_float
-from saturate_cli.stats import histogram as hist
-from saturate_cli.stats.site_stats import SiteStats, moments, stats_of_array
+from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
+from saturate_cli.stats.site_stats import SiteStats, stats_of_array
 
 
 def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]]:
@@ -198,36 +197,21 @@ class OnnxModel:
 
 
 def _step(size: int) -> int:
-    return 2 * (size // (2 * SAMPLE_TARGET)) + 1
+    return sample_step(size)
 
 
 def _batch_stats(values: dict, so: SiteOutputs) -> Optional[SiteStats]:
     """One batch's statistics from the graph's outputs; None when non-finite values appeared."""
-    size = int(values[so.size])
-    total, total_sq = float(values[so.total]), float(values[so.total_sq])
-    if not (math.isfinite(total) and math.isfinite(total_sq)):
-        return None
-    if size == 0:
-        return SiteStats()
-    mean, m2 = moments(total, total_sq, size)
-    unit_low = np.asarray(values[so.unit_low], np.int64) if so.unit_low else None
-    unit_high = np.asarray(values[so.unit_high], np.int64) if so.unit_high else None
-    parts = [u for u in (unit_low, unit_high) if u is not None]
-    unit_sat = sum(parts) if parts else None
-    if unit_sat is not None and unit_sat.ndim == 0:
-        unit_sat = None
-    units = unit_sat.shape[0] if unit_sat is not None else 0
-    return SiteStats(
-        count=size, finite=size, mean=mean, m2=m2,
-        min=float(values[so.min]), max=float(values[so.max]),
-        low=int(unit_low.sum()) if unit_low is not None else 0,
-        high=int(unit_high.sum()) if unit_high is not None else 0,
-        unit_saturated=unit_sat, per_unit=size // units if units else 0,
-        rows=int(values[so.rows]) if so.rows else 0,
-        collapsed_rows=int(values[so.collapsed]) if so.collapsed else 0,
-        histogram=hist.histogram(values[so.sample]), sample_every=_step(size), batches=1,
-        row_sample=np.asarray(values[so.row_sample], np.float64) if so.row_sample else None,
-    )
+    def opt(name):
+        return values[name] if name else None
+
+    return stats_from_reductions(Reductions(
+        size=int(values[so.size]), total=float(values[so.total]),
+        total_sq=float(values[so.total_sq]), min=float(values[so.min]),
+        max=float(values[so.max]), sample=values[so.sample], unit_low=opt(so.unit_low),
+        unit_high=opt(so.unit_high), rows=opt(so.rows), collapsed=opt(so.collapsed),
+        row_sample=opt(so.row_sample),
+    ))
 
 
 def _array_stats(x: np.ndarray, site: Site, low, high, softmax_tau: float) -> SiteStats:

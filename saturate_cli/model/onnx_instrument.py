@@ -16,9 +16,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from saturate_cli.model.handle import Site
+from saturate_cli.stats.reductions import SAMPLE_TARGET
 from saturate_cli.stats.site_stats import ROWS_PER_BATCH
 
-SAMPLE_TARGET = 4096  # subsample about this many values per site and batch for the histogram
 _INT64_MAX = np.iinfo(np.int64).max
 
 
