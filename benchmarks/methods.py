@@ -1,0 +1,166 @@
+"""The measured methods. Each takes (model name, batch list factory) and returns seconds spent
+from a loaded model to its statistics: graph changes, session creation, every batch, and the
+final computation. Model loading and site discovery are outside the clock for every method.
+
+Run one method per fresh process (benchmarks/worker.py) so peak RSS belongs to it alone.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import models
+
+Batches = Callable[[], Iterator[dict]]
+
+
+def _clock(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _ort_session(path: Path, threads: int):
+    """The session plain inference uses: the same options saturate uses."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def plain_onnx(name: str, batches: Batches, threads: int) -> float:
+    """Plain onnxruntime inference over the batches (the floor)."""
+    path = models.onnx_path(name)
+
+    def loop():
+        session = _ort_session(path, threads)
+        for batch in batches():
+            session.run(None, batch)
+
+    return _clock(loop)
+
+
+def saturate_onnx(name: str, batches: Batches, threads: int) -> float:
+    """saturate's calibration loop: OnnxModel.collect on the same batches."""
+    from saturate_cli.model.onnx_handle import OnnxModel
+    from saturate_cli.settings import Settings
+
+    handle = OnnxModel(models.onnx_path(name), Settings().memory_budget, threads)
+    return _clock(lambda: handle.collect(batches(), 0.05, 0.01))
+
+
+def site_inputs(name: str) -> set[str]:
+    """The activation-input tensors saturate measures (the peers calibrate exactly these)."""
+    from saturate_cli.model.onnx_handle import OnnxModel
+
+    handle = OnnxModel(models.onnx_path(name), 2**40)
+    return {s.input for s in handle.sites}
+
+
+def _ort_calibrator(kind: str):
+    def run(name: str, batches: Batches, threads: int) -> float:
+        from onnxruntime.quantization import calibrate as cal
+
+        wanted = site_inputs(name)
+        cls = {"minmax": cal.MinMaxCalibrater, "entropy": cal.EntropyCalibrater,
+               "percentile": cal.PercentileCalibrater}[kind]
+        with tempfile.TemporaryDirectory() as tmp:
+            calibrator = cls(models.onnx_path(name), augmented_model_path=f"{tmp}/aug.onnx")
+            select = calibrator.select_tensors_to_calibrate
+
+            def only_sites(model):
+                tensors, infos = select(model)
+                return tensors & wanted, infos
+
+            calibrator.select_tensors_to_calibrate = only_sites
+
+            class Reader(cal.CalibrationDataReader):
+                def __init__(self):
+                    self.it = batches()
+
+                def get_next(self):
+                    return next(self.it, None)
+
+            def loop():
+                calibrator.augment_graph()
+                calibrator.create_inference_session()
+                calibrator.collect_data(Reader())
+                calibrator.compute_data()
+
+            return _clock(loop)
+
+    run.__doc__ = f"onnxruntime's {kind} calibrator, restricted to the activation inputs."
+    return run
+
+
+def plain_torch(name: str, batches: Batches, threads: int) -> float:
+    """Plain eager inference under no_grad."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = models.build_torch(name)
+
+    def loop():
+        with torch.no_grad():
+            for batch in batches():
+                model(*(torch.from_numpy(v) for v in batch.values()))
+
+    return _clock(loop)
+
+
+def saturate_torch(name: str, batches: Batches, threads: int) -> float:
+    """saturate's PyTorch capture on the same module and batches."""
+    from saturate_cli.settings import Settings
+
+    try:
+        from saturate_cli.model import torch_load
+    except ImportError as exc:
+        raise Unavailable(f"no PyTorch path yet ({exc})") from None
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    handle = torch_load.from_module(models.build_torch(name), Settings(threads=threads))
+    return _clock(lambda: handle.collect(batches(), 0.05, 0.01))
+
+
+def torchlens(name: str, batches: Batches, threads: int) -> float:
+    """TorchLens logging every layer's activations (optional peer)."""
+    try:
+        import torchlens as tl
+    except ImportError:
+        raise Unavailable("torchlens is not installed") from None
+    import torch
+
+    model = models.build_torch(name)
+
+    def loop():
+        for batch in batches():
+            log = tl.log_forward_pass(model, [torch.from_numpy(v) for v in batch.values()],
+                                      layers_to_save="all")
+            del log
+
+    return _clock(loop)
+
+
+class Unavailable(RuntimeError):
+    """A method that cannot run here (optional peer missing)."""
+
+
+METHODS = {
+    "plain-onnx": plain_onnx,
+    "saturate-onnx": saturate_onnx,
+    "ort-minmax": _ort_calibrator("minmax"),
+    "ort-entropy": _ort_calibrator("entropy"),
+    "ort-percentile": _ort_calibrator("percentile"),
+    "plain-torch": plain_torch,
+    "saturate-torch": saturate_torch,
+    "torchlens": torchlens,
+}
