@@ -129,7 +129,8 @@ def inspect(
     exit_zero: Annotated[bool, typer.Option(
         "--exit-zero", help="Exit 0 even with findings (2 still means bad input).")] = False,
     calibration: Annotated[Optional[List[Path]], typer.Option(
-        "--calibration", "-c", help="Calibration data (.npy/.npz); repeatable.")] = None,
+        "--calibration", "-c", help="Calibration data: .npy, .npz, .pt/.pth, ONNX .pb, a folder "
+                                    "of them (streamed) or of PNG/JPEG images; repeatable.")] = None,
     synthetic: Annotated[Synthetic, typer.Option(
         "--synthetic", help="Synthetic data when no --calibration is given.")] = Synthetic.normal,
     input_shape: Annotated[Optional[List[str]], typer.Option(
@@ -139,6 +140,21 @@ def inspect(
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1,
                                             help="Samples per batch.")] = 16,
     seed: Annotated[int, typer.Option("--seed", help="Seed for synthetic data.")] = 0,
+    int_range: Annotated[Optional[str], typer.Option(
+        "--int-range", help="Synthetic integer inputs from [LO, HI), e.g. 0,30522 (default: the "
+                            "embedding table's rows).", show_default=False)] = None,
+    mask_padding: Annotated[bool, typer.Option(
+        "--mask-padding", help="Synthetic attention masks get trailing zero padding per row."
+    )] = False,
+    mean: Annotated[Optional[str], typer.Option(
+        "--mean", help="Image folders: per-channel mean (default: ImageNet 0.485,0.456,0.406).",
+        show_default=False)] = None,
+    std: Annotated[Optional[str], typer.Option(
+        "--std", help="Image folders: per-channel std (default: ImageNet 0.229,0.224,0.225).",
+        show_default=False)] = None,
+    layout: Annotated[Optional[str], typer.Option(
+        "--layout", help="Image folders: auto (from the input shape), nchw or nhwc.",
+        show_default=False)] = None,
     tau: Annotated[float, typer.Option(
         "--tau", min=1e-6, max=0.5,
         help="Saturated where |f'| < tau * max|f'| (everywhere beyond).")] = 0.05,
@@ -164,7 +180,7 @@ def inspect(
         code = _inspect(models, format, output, "never" if exit_zero else fail_on.value,
                         calibration, synthetic.value, input_shape, samples, batch_size, seed, tau,
                         softmax_tau, threads, device, _parse_bytes(memory_budget), trust_pickle,
-                        quiet)
+                        quiet, (mean, std, int_range, layout, mask_padding))
     except SaturateError as exc:
         if debug:
             raise
@@ -183,8 +199,8 @@ def inspect(
 
 def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, samples,
              batch_size, seed, tau, softmax_tau, threads, device, memory_budget, trust_pickle,
-             quiet) -> int:
-    from saturate_cli.calibration import parse_shape
+             quiet, calibration_options=(None, None, None, None, False)) -> int:
+    from saturate_cli.calibration import calibration_settings, parse_shape
     from saturate_cli.pipeline import inspect_model
     from saturate_cli.render import renderer
     from saturate_cli.settings import Settings
@@ -196,6 +212,7 @@ def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, 
         calibration=tuple(str(p) for p in calibration or ()), fail_on=fail_on, threads=threads,
         device=device, trust_pickle=trust_pickle,
         **({"memory_budget": memory_budget} if memory_budget else {}),
+        **calibration_settings(*calibration_options),
     )
     bar, factory = _progress(quiet)
     reports = []

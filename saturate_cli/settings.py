@@ -47,6 +47,12 @@ class Settings:
     default_dim: int = 16  # symbolic dims other than batch, for synthetic data
     input_shapes: dict = field(default_factory=dict)
     calibration: tuple = ()
+    int_range: Optional[tuple] = None  # synthetic integer inputs: [lo, hi) (over the vocab)
+    mask_padding: bool = False  # synthetic attention masks: trailing zero padding per row
+    mean: tuple = (0.485, 0.456, 0.406)  # image folders: per-channel mean (ImageNet)
+    std: tuple = (0.229, 0.224, 0.225)  # image folders: per-channel std (ImageNet)
+    layout: str = "auto"  # image folders: auto | nchw | nhwc
+    image_size: int = 224  # image folders: H and W when the model does not fix them
     fail_on: str = "error"
     threads: int = 0
     memory_budget: int = field(default_factory=default_memory_budget)

@@ -1,20 +1,25 @@
-"""Calibration data: the user's files or synthetic data from the model's input spec."""
+"""Calibration data: the user's files, an image folder, or synthetic data from the input specs.
+
+Every source is a lazy iterator of batches ({input name: array}); files are read one shard at a
+time, so memory does not grow with the size of the data set.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-
-from saturate_cli.calibration.arrays import array_batches, conform, load_arrays
+from saturate_cli.calibration.arrays import rebatch
+from saturate_cli.calibration.images import channel_stats, image_geometry, image_records
+from saturate_cli.calibration.options import calibration_settings
 from saturate_cli.calibration.source import Batch, CalibrationInfo, counted
 from saturate_cli.calibration.synthetic import parse_shape, synthetic_batches
+from saturate_cli.calibration.walk import image_files, kind_of, records
 from saturate_cli.errors import CalibrationError
 from saturate_cli.model.handle import InputSpec
 from saturate_cli.settings import Settings
 
-__all__ = ["CalibrationInfo", "make_batches", "parse_shape"]
+__all__ = ["CalibrationInfo", "calibration_settings", "make_batches", "parse_shape"]
 
 
 def make_batches(specs: list[InputSpec], settings: Settings) -> tuple[Iterator[Batch],
@@ -22,35 +27,37 @@ def make_batches(specs: list[InputSpec], settings: Settings) -> tuple[Iterator[B
     """Batches for the model's inputs, and the record of what they are."""
     if settings.samples <= 0 or settings.batch_size <= 0:
         raise CalibrationError("--samples and --batch-size must be positive")
+    if not specs:
+        raise CalibrationError("the model has no inputs to feed")
     if settings.calibration:
-        return _from_files(specs, settings)
+        return _from_paths(specs, settings)
     info = CalibrationInfo(source=f"synthetic:{settings.synthetic}", seed=settings.seed)
-    batches = synthetic_batches(specs, settings.synthetic, settings.samples, settings.batch_size,
-                                settings.seed, settings.input_shapes, settings.default_dim,
-                                settings.memory_budget)
-    return counted(batches, info), info
+    return counted(synthetic_batches(specs, settings, info.note), info), info
 
 
-def _from_files(specs: list[InputSpec], settings: Settings):
+def _from_paths(specs: list[InputSpec], settings: Settings):
     paths = [Path(p) for p in settings.calibration]
-    info = CalibrationInfo(source="file:" + ",".join(str(p) for p in paths))
-    arrays_per_file = []
-    for path in paths:
-        if not path.is_file():
-            raise CalibrationError(f"{path}: no such calibration file")
-        arrays = conform(path, load_arrays(path, specs), specs, info)
-        nan = sum(int(np.isnan(a).sum()) for a in arrays.values() if a.dtype.kind == "f")
-        if nan:
-            info.notes.append(f"{path}: {nan} NaN values in the data")
-        arrays_per_file.append(arrays)
-
-    def stream():
-        left = settings.samples
-        for arrays in arrays_per_file:
-            if left <= 0:
-                break
-            for batch in array_batches(arrays, left, settings.batch_size):
-                left -= next(iter(batch.values())).shape[0]
-                yield batch
-
-    return counted(stream(), info), info
+    names = [s.name for s in specs]
+    given = settings.input_shapes
+    unknown = set(given) - set(names)
+    if unknown:
+        raise CalibrationError(f"--input-shape names unknown input(s) {sorted(unknown)}; the "
+                               f"model's inputs are {names}")
+    kind = kind_of(paths)
+    info = CalibrationInfo(source=f"{'images' if kind == 'images' else 'file'}:"
+                                  + ",".join(str(p) for p in paths))
+    if kind == "images":
+        if len(specs) != 1:
+            raise CalibrationError(f"an image folder feeds a model with one input; the model's "
+                                   f"inputs are {names}")
+        geometry = image_geometry(specs[0], settings.layout, given, settings.image_size, info.note)
+        channels = geometry[1]
+        source = image_records(image_files(paths), specs[0], geometry,
+                               channel_stats(settings.mean, channels, "--mean"),
+                               channel_stats(settings.std, channels, "--std"))
+        if specs[0].dtype == "uint8":
+            info.note(f"input '{names[0]}' is uint8: raw 0-255 pixels, --mean/--std not applied")
+    else:
+        source = records(paths, names)
+    batches = rebatch(source, specs, settings.samples, settings.batch_size, info, given)
+    return counted(batches, info), info

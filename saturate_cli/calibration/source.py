@@ -21,8 +21,17 @@ class CalibrationInfo:
     batches: int = 0
     partial: bool = False
     notes: list = field(default_factory=list)
+    nan: int = 0  # NaN values seen in the data (a warning, not an error)
+
+    def note(self, text: str) -> None:
+        """Add a note once (the same note from every shard would only be noise)."""
+        if text not in self.notes:
+            self.notes.append(text)
 
     def to_dict(self) -> dict:
+        notes = list(self.notes)
+        if self.nan:
+            notes.append(f"{self.nan} NaN values in the calibration data")
         return {
             "source": self.source,
             "samples": self.samples,
@@ -30,16 +39,26 @@ class CalibrationInfo:
             "seed": self.seed,
             "shapes": self.shapes,
             "partial": self.partial,
-            "notes": list(self.notes),
+            "notes": notes,
         }
 
 
 def counted(batches: Iterator[Batch], info: CalibrationInfo) -> Iterator[Batch]:
-    """Pass batches through, recording samples, batches and the resolved shapes."""
+    """Pass batches through, recording the resolved shapes, NaNs, samples and batches.
+
+    A batch is counted once the consumer comes back for the next one, so a run stopped while
+    measuring a batch (Ctrl-C) counts only the batches it finished.
+    """
     for batch in batches:
-        first = next(iter(batch.values()), None)
-        info.samples += int(first.shape[0]) if first is not None and first.ndim else 1
-        info.batches += 1
-        if info.batches == 1:
+        if not info.shapes:
             info.shapes = {k: list(np.shape(v)) for k, v in batch.items()}
+        info.nan += sum(int(np.isnan(v).sum()) for v in batch.values() if _is_float(v))
         yield batch
+        first = next(iter(batch.values()), None)
+        info.samples += int(first.shape[0]) if first is not None and np.ndim(first) else 1
+        info.batches += 1
+
+
+def _is_float(a) -> bool:
+    kind = np.asarray(a).dtype
+    return kind.kind == "f" or kind.name == "bfloat16"

@@ -1,18 +1,28 @@
-"""Synthetic calibration data built from the model's input specs."""
+"""Synthetic calibration data built from the model's input specs.
+
+Floats: N(0, 1) (`normal`, Xavier's own assumption), U(-1, 1) (`uniform`) or zeros, in the
+input's dtype (float16 and bfloat16 included).  Integers: token ids drawn from [0, vocab) when the
+model's embedding table tells the vocabulary, or from --int-range; inputs named like attention
+masks get ones (optionally trailing zero padding per row), token type / segment ids zeros,
+position ids 0..n-1.  Booleans: random, except masks (all valid).
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
+from saturate_cli.calibration.dtypes import numpy_dtype
 from saturate_cli.calibration.source import Batch
 from saturate_cli.errors import CalibrationError, ResourceError
 from saturate_cli.model.handle import InputSpec
+from saturate_cli.settings import Settings
 
 KINDS = ("normal", "uniform", "zeros")
 _MAX_DIM = 1 << 20
+_FALLBACK_INT_RANGE = (0, 2)
 
 
 def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
@@ -67,23 +77,68 @@ def _dtype(spec: InputSpec) -> np.dtype:
     if spec.dtype in ("unknown", "object", "str"):
         raise CalibrationError(f"input '{spec.name}' has type {spec.dtype}: synthetic data cannot "
                                "be made; give --calibration")
-    return np.dtype(spec.dtype)
+    return numpy_dtype(spec.dtype, spec.name)
+
+
+def role(spec: InputSpec) -> str:
+    """What an input looks like by its name and dtype: mask, token_type, position, ids, bool,
+    float."""
+    dtype, lname = _dtype(spec), spec.name.lower()
+    integral = dtype == np.bool_ or np.issubdtype(dtype, np.integer)
+    if integral and "mask" in lname:
+        return "mask"
+    if dtype == np.bool_:
+        return "bool"
+    if not np.issubdtype(dtype, np.integer):
+        return "float"
+    if "token_type" in lname or "segment" in lname:
+        return "token_type"
+    if "position" in lname:
+        return "position"
+    return "ids"
+
+
+def describe(spec: InputSpec, int_range, mask_padding: bool) -> str | None:
+    """The report note saying what synthetic values a non-float input gets."""
+    what = {
+        "mask": "ones" + (" with trailing zero padding per row" if mask_padding else "")
+                + " (an attention mask)",
+        "token_type": "zeros (token type ids)",
+        "position": "0, 1, ... along the last axis (position ids)",
+        "bool": "random booleans",
+        "float": None,
+    }.get(role(spec))
+    if what is None and role(spec) == "ids":
+        lo, hi = _int_range(spec, int_range)
+        source = "--int-range" if int_range else "the embedding table" if spec.vocab else \
+            "no vocabulary known; give --int-range"
+        what = f"integers in [{lo}, {hi}) ({source})"
+    return f"input '{spec.name}': {what}" if what else None
+
+
+def _int_range(spec: InputSpec, int_range) -> tuple[int, int]:
+    return int_range or ((0, spec.vocab) if spec.vocab else _FALLBACK_INT_RANGE)
 
 
 def _values(spec: InputSpec, shape, kind: str, rng: np.random.Generator,
-            int_range: tuple[int, int] | None) -> np.ndarray:
-    dtype = _dtype(spec)
-    lname = spec.name.lower()
-    if dtype == np.bool_:
+            int_range, mask_padding: bool) -> np.ndarray:
+    dtype, what = _dtype(spec), role(spec)
+    if what == "mask":
+        mask = np.ones(shape, np.int64)
+        if mask_padding and len(shape) == 2 and shape[1] > 1:
+            keep = rng.integers(max(1, shape[1] // 2), shape[1] + 1, size=shape[0])
+            keep[0] = shape[1]  # one full row
+            mask[np.arange(shape[1]) >= keep[:, None]] = 0
+        inverted = "padding" in spec.name.lower() and dtype == np.bool_  # True marks padding
+        return (mask == 0 if inverted else mask).astype(dtype)
+    if what == "bool":
         return rng.random(shape) < 0.5
-    if np.issubdtype(dtype, np.integer):
-        if "mask" in lname:
-            return np.ones(shape, dtype)
-        if "type" in lname or "segment" in lname:
-            return np.zeros(shape, dtype)
-        if "position" in lname and len(shape) >= 1:
-            return np.broadcast_to(np.arange(shape[-1], dtype=dtype), shape).copy()
-        lo, hi = int_range or (0, spec.vocab or 2)
+    if what == "token_type":
+        return np.zeros(shape, dtype)
+    if what == "position":
+        return np.broadcast_to(np.arange(shape[-1] if shape else 1, dtype=dtype), shape).copy()
+    if what == "ids":
+        lo, hi = _int_range(spec, int_range)
         return rng.integers(lo, hi, size=shape, dtype=np.int64).astype(dtype)
     if kind == "zeros":
         return np.zeros(shape, dtype)
@@ -92,21 +147,30 @@ def _values(spec: InputSpec, shape, kind: str, rng: np.random.Generator,
     return rng.standard_normal(size=shape).astype(dtype)
 
 
-def synthetic_batches(specs: list[InputSpec], kind: str, samples: int, batch_size: int,
-                      seed: int, given_shapes: dict, default_dim: int, budget: int,
-                      int_range: tuple[int, int] | None = None) -> Iterator[Batch]:
-    """Batches of synthetic data, the last one partial, drawn reproducibly from `seed`."""
+def synthetic_batches(specs: list[InputSpec], settings: Settings,
+                      note: Callable[[str], None] = lambda _: None) -> Iterator[Batch]:
+    """Batches of synthetic data, the last one partial, drawn reproducibly from the seed."""
+    kind, given = settings.synthetic, settings.input_shapes
     if kind not in KINDS:
         raise CalibrationError(f"--synthetic '{kind}': choose one of {', '.join(KINDS)}")
-    unknown = set(given_shapes) - {s.name for s in specs}
+    unknown = set(given) - {s.name for s in specs}
     if unknown:
         raise CalibrationError(f"--input-shape names unknown input(s) {sorted(unknown)}; the model's "
                                f"inputs are {[s.name for s in specs]}")
-    shapes = {s.name: resolve_shape(s, given_shapes, batch_size, default_dim) for s in specs}
-    check_budget(shapes, {s.name: _dtype(s) for s in specs}, budget)
-    rng = np.random.default_rng(seed)
+    shapes = {s.name: resolve_shape(s, given, settings.batch_size, settings.default_dim)
+              for s in specs}
+    check_budget(shapes, {s.name: _dtype(s) for s in specs}, settings.memory_budget)
+    for spec in specs:
+        text = describe(spec, settings.int_range, settings.mask_padding)
+        if text:
+            note(text)
+    return _stream(specs, shapes, settings)
+
+
+def _stream(specs: list[InputSpec], shapes: dict, settings: Settings) -> Iterator[Batch]:
+    rng = np.random.default_rng(settings.seed)
     per_batch = min(shape[0] if shape else 1 for shape in shapes.values()) if shapes else 1
-    done = 0
+    done, samples = 0, settings.samples
     while done < samples:
         n = min(per_batch, samples - done)
         batch = {}
@@ -115,6 +179,7 @@ def synthetic_batches(specs: list[InputSpec], kind: str, samples: int, batch_siz
             if shape and shape[0] == per_batch and n < per_batch and not isinstance(
                     spec.shape[0] if spec.shape else None, int):
                 shape = (n,) + tuple(shape[1:])
-            batch[spec.name] = _values(spec, shape, kind, rng, int_range)
+            batch[spec.name] = _values(spec, shape, settings.synthetic, rng, settings.int_range,
+                                       settings.mask_padding)
         yield batch
         done += n if per_batch else samples
