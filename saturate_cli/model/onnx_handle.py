@@ -167,25 +167,30 @@ class OnnxModel:
         names = [n for so in outputs.values() for n in so.names()]
         totals = {s.name: SiteStats() for s in self.sites}
         raw_session = None
-        for batch in batches:
-            values = dict(zip(names, self._run(session, names, batch)))
-            redo = []
-            for site, low, high in plan:
-                stats = _batch_stats(values, outputs[site.name])
-                if stats is None:
-                    redo.append((site, low, high))
-                else:
-                    totals[site.name] = totals[site.name].merge(stats)
-            if redo:  # NaN/Inf reached these sites: measure them exactly from the raw tensors
-                raw_session = raw_session or self._raw_session()
-                raw = dict(zip([s.input for s in self.sites],
-                               self._run(raw_session, [s.input for s in self.sites], batch)))
-                for site, low, high in redo:
-                    totals[site.name] = totals[site.name].merge(
-                        _array_stats(raw[site.input], site, low, high, softmax_tau))
-            if progress:
-                progress(1)
-        return totals
+        done, self.interrupted = dict(totals), False  # done: totals after the last whole batch
+        try:
+            for batch in batches:
+                values = dict(zip(names, self._run(session, names, batch)))
+                redo = []
+                for site, low, high in plan:
+                    stats = _batch_stats(values, outputs[site.name])
+                    if stats is None:
+                        redo.append((site, low, high))
+                    else:
+                        totals[site.name] = totals[site.name].merge(stats)
+                if redo:  # NaN/Inf reached these sites: measure them exactly from the raw tensors
+                    raw_session = raw_session or self._raw_session()
+                    raw = dict(zip([s.input for s in self.sites],
+                                   self._run(raw_session, [s.input for s in self.sites], batch)))
+                    for site, low, high in redo:
+                        totals[site.name] = totals[site.name].merge(
+                            _array_stats(raw[site.input], site, low, high, softmax_tau))
+                done = dict(totals)
+                if progress:
+                    progress(1)
+        except KeyboardInterrupt:  # Ctrl-C: report the batches measured so far (partial)
+            self.interrupted = True
+        return done
 
     def _raw_session(self):
         raw = onnx.ModelProto()
