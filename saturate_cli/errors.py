@@ -25,3 +25,11 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of an exception's text: what a one-line error message can quote."""
     text = str(exc).strip().splitlines()
     return text[0][:limit] if text else type(exc).__name__
+
+
+def size_text(n: float) -> str:
+    """Bytes for a message: 512 B, 3.2 MiB, 3725.3 GiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"

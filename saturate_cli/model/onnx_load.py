@@ -9,7 +9,7 @@ from pathlib import Path
 import onnx
 from onnx import external_data_helper
 
-from saturate_cli.errors import first_line, ModelLoadError, ResourceError
+from saturate_cli.errors import first_line, size_text, ModelLoadError, ResourceError
 
 _TWO_GB = 2**31 - 1
 
@@ -73,8 +73,8 @@ def read_model(path: Path, memory_budget: int) -> onnx.ModelProto:
     if size == 0 or not head:
         raise ModelLoadError(f"{path}: the file is empty")
     if size > memory_budget:
-        raise ResourceError(f"{path}: the file is {size / 2**30:.1f} GiB, over the memory budget "
-                            f"of {memory_budget / 2**30:.1f} GiB (--memory-budget)")
+        raise ResourceError(f"{path}: the file is {size_text(size)}, over the memory budget "
+                            f"of {size_text(memory_budget)} (--memory-budget)")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises many types
@@ -82,9 +82,20 @@ def read_model(path: Path, memory_budget: int) -> onnx.ModelProto:
     if not model.HasField("graph") or model.ir_version == 0:
         raise ModelLoadError(f"{path}: the file parses as protobuf but holds no ONNX model "
                              "(no graph or IR version)")
+    _check_opset(model, path)
     _load_external(model, path, memory_budget)
     _check(model, path)
     return model
+
+
+def _check_opset(model: onnx.ModelProto, path: Path) -> None:
+    """Refuse an ai.onnx opset newer than the installed onnx knows (the runtime lags further)."""
+    newest = onnx.defs.onnx_opset_version()
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx") and imp.version > newest:
+            raise ModelLoadError(f"{path}: uses ONNX opset {imp.version}, newer than the {newest} "
+                                 "this installation supports; upgrade onnx and onnxruntime or "
+                                 "export with a lower opset")
 
 
 def _load_external(model: onnx.ModelProto, path: Path, memory_budget: int) -> None:
@@ -97,8 +108,8 @@ def _load_external(model: onnx.ModelProto, path: Path, memory_budget: int) -> No
             external = True
             _external_location(t, folder, path)
     if total > memory_budget:
-        raise ResourceError(f"{path}: the weights need {total / 2**30:.1f} GiB, over the memory "
-                            f"budget of {memory_budget / 2**30:.1f} GiB (--memory-budget)")
+        raise ResourceError(f"{path}: the weights need {size_text(total)}, over the memory "
+                            f"budget of {size_text(memory_budget)} (--memory-budget)")
     if external:
         try:
             external_data_helper.load_external_data_for_model(model, str(folder))
