@@ -30,6 +30,12 @@ app = typer.Typer(
 class Format(str, Enum):
     text = "text"
     json = "json"
+    ndjson = "ndjson"
+    sarif = "sarif"
+    github = "github"
+    gitlab = "gitlab"
+    junit = "junit"
+    markdown = "markdown"
 
 
 class FailOn(str, Enum):
@@ -116,6 +122,7 @@ def _progress(quiet: bool):
 
 @app.command()
 def inspect(
+    ctx: typer.Context,
     models: Annotated[List[str], typer.Argument(
         help="Model files (.onnx, .pt2, TorchScript, state dict with --factory) or "
              "module:factory targets.", show_default=False)],
@@ -171,16 +178,36 @@ def inspect(
         "--trust-pickle", help="Allow loading pickled PyTorch modules: this RUNS CODE from the "
                                "file. Only for files you trust.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+    select: Annotated[Optional[List[str]], typer.Option(
+        "--select", help="Only these rules: codes or prefixes (SAT1 = SAT1xx), comma-separated "
+                         "or repeated.", show_default=False)] = None,
+    ignore: Annotated[Optional[List[str]], typer.Option(
+        "--ignore", help="Turn off these rules: codes or prefixes.", show_default=False)] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="Use this config file (saturate.toml or a pyproject.toml with "
+                         "\\[tool.saturate]) instead of searching upward from the current folder.",
+        dir_okay=False, show_default=False)] = None,
+    baseline: Annotated[Optional[str], typer.Option(
+        "--baseline", help="A previous --format json report: its findings are suppressed; only "
+                           "new or worse ones count.", show_default=False)] = None,
+    update_baseline: Annotated[bool, typer.Option(
+        "--update-baseline", help="Write this run's report to the --baseline file.")] = False,
+    step_summary: Annotated[Optional[Path], typer.Option(
+        "--step-summary", help="Also append a markdown summary to this file (e.g. "
+                               "$GITHUB_STEP_SUMMARY).", dir_okay=False, show_default=False)] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Say which config file is used (on stderr).")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
     """Measure the inputs of every activation on calibration data and flag saturation."""
     from saturate_cli.errors import SaturateError
 
     try:
+        run = _configure(ctx, verbose)
         code = _inspect(models, format, output, "never" if exit_zero else fail_on.value,
                         calibration, synthetic.value, input_shape, samples, batch_size, seed, tau,
                         softmax_tau, threads, device, _parse_bytes(memory_budget), trust_pickle,
-                        quiet, (mean, std, int_range, layout, mask_padding))
+                        quiet, (mean, std, int_range, layout, mask_padding), run, step_summary)
     except SaturateError as exc:
         if debug:
             raise
@@ -199,7 +226,7 @@ def inspect(
 
 def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, samples,
              batch_size, seed, tau, softmax_tau, threads, device, memory_budget, trust_pickle,
-             quiet, calibration_options=(None, None, None, None, False)) -> int:
+             quiet, calibration_options, run, step_summary=None) -> int:
     from saturate_cli.calibration import calibration_settings, parse_shape
     from saturate_cli.pipeline import inspect_model
     from saturate_cli.render import renderer
@@ -214,6 +241,8 @@ def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, 
         **({"memory_budget": memory_budget} if memory_budget else {}),
         **calibration_settings(*calibration_options),
     )
+    settings = run.apply(settings)
+    known = _load_baseline(run)  # a bad baseline stops the run before the analysis
     bar, factory = _progress(quiet)
     reports = []
     if bar is not None:
@@ -224,17 +253,56 @@ def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, 
     finally:
         if bar is not None:
             bar.stop()
+    if run.update_baseline:
+        _write_atomic(Path(run.baseline), renderer("json")(reports))
+        known = _load_baseline(run, written=True)
+    if known is not None:
+        from saturate_cli.baseline import apply_baseline
+
+        reports = apply_baseline(reports, known, settings.baseline_tolerance)
     if output is not None:
-        _write_atomic(output, renderer(fmt.value)(reports))
-    elif fmt.value == "text":
+        _write_atomic(output, renderer(run.format)(reports))
+    elif run.format == "text":
         from rich.console import Console
 
         from saturate_cli.render.text import print_reports
 
         print_reports(reports, Console())
     else:
-        sys.stdout.write(renderer(fmt.value)(reports))
-    return max(r.exit_code for r in reports)
+        sys.stdout.write(renderer(run.format)(reports))
+    if step_summary is not None:
+        with open(step_summary, "a", encoding="utf-8") as fh:
+            fh.write(renderer("markdown")(reports))
+    from saturate_cli.report.model import MultiReport
+
+    return MultiReport(tuple(reports)).exit_code
+
+
+def _configure(ctx: typer.Context, verbose: bool):
+    """CLI values the user gave > the config file > defaults (see saturate_cli/config.py)."""
+    from saturate_cli.config import resolve
+
+    given = {name for name in ctx.params  # by name: typer may vendor its own click
+             if getattr(ctx.get_parameter_source(name), "name", "") in ("COMMANDLINE",
+                                                                         "ENVIRONMENT")}
+    run = resolve(ctx.params, given, Path.cwd(), ctx.params.get("config"))
+    if verbose:
+        _say(f"config: {run.config_path}" if run.config_path else
+             "config: none found (searched upward from the current folder)")
+    return run
+
+
+def _load_baseline(run, written: bool = False):
+    """The baseline to compare with (None without one, or before --update-baseline wrote it)."""
+    if not run.baseline or (run.update_baseline and not written):
+        return None
+    from saturate_cli.baseline import load_baseline
+
+    return load_baseline(run.baseline)
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"saturate: {message}\n")
 
 
 @app.command()

@@ -8,7 +8,8 @@ from typing import Callable
 from saturate_cli.report.model import Report
 
 # format name -> module in this package exposing render(reports) -> str
-FORMATS = {"text": "text", "json": "json_"}
+FORMATS = {"text": "text", "json": "json_", "ndjson": "ndjson", "sarif": "sarif",
+           "github": "github", "gitlab": "gitlab", "junit": "junit", "markdown": "markdown"}
 
 
 def renderer(fmt: str) -> Callable[[list[Report]], str]:

@@ -44,6 +44,11 @@ class FindingReport:
     def fingerprint(self) -> str:
         return fingerprint(self.code, self.site)
 
+    @property
+    def sited_message(self) -> str:
+        """The message, naming the site when it does not already (for CI annotations)."""
+        return self.message if self.site in self.message else f"{self.site}: {self.message}"
+
     def to_dict(self) -> dict:
         out = {
             "code": self.code, "name": self.name, "severity": self.severity,
