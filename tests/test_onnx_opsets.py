@@ -1,0 +1,85 @@
+"""Older opsets: Clip bounds as attributes, Softmax over the flattened tail, no Slice steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from saturate_cli.pipeline import inspect_model
+from saturate_cli.settings import Settings
+
+
+def _model(tmp_path, nodes, opset, shape, name="m"):
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"] + [None] * (len(shape) - 1))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7 if opset >= 12 else 4
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def _data(tmp_path, shape, scale=3.0):
+    x = (np.random.default_rng(5).standard_normal(shape) * scale).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    return x, Settings(calibration=(str(tmp_path / "x.npz"),), samples=shape[0], batch_size=7)
+
+
+@pytest.mark.parametrize("opset", [7, 9])
+def test_clip_attributes_and_old_comparisons(tmp_path, opset):
+    path = _model(tmp_path, [helper.make_node("Clip", ["x"], ["y"], min=0.0, max=6.0)], opset,
+                  ["n", 12])
+    x, settings = _data(tmp_path, (30, 12))
+    site = inspect_model(path, settings).to_dict()["sites"][0]
+    assert site["kind"] == "relu6"
+    assert site["saturation"]["fraction_low"] * x.size == pytest.approx((x <= 0).sum())
+    assert site["saturation"]["fraction_high"] * x.size == pytest.approx((x >= 6).sum())
+    assert site["stats"]["min"] == x.min() and site["stats"]["max"] == x.max()
+
+
+def test_softmax_before_opset13_flattens_from_axis(tmp_path):
+    path = _model(tmp_path, [helper.make_node("Softmax", ["x"], ["y"], axis=1)], 11,
+                  ["n", 4, 5])
+    x, settings = _data(tmp_path, (30, 4, 5), scale=4.0)
+    site = inspect_model(path, settings).to_dict()["sites"][0]
+    rows = x.reshape(30, 20).astype(np.float64)
+    p = 1 / np.exp(rows - rows.max(axis=1, keepdims=True)).sum(axis=1)
+    assert site["saturation"]["rows"] == 30
+    assert site["saturation"]["collapsed_rows"] == int((p > 0.99).sum())
+
+
+def test_softmax_on_a_middle_axis(tmp_path):
+    path = _model(tmp_path, [helper.make_node("Softmax", ["x"], ["y"], axis=1)], 13,
+                  ["n", 6, 3])
+    x, settings = _data(tmp_path, (30, 6, 3), scale=6.0)
+    site = inspect_model(path, settings).to_dict()["sites"][0]
+    z = x.astype(np.float64)
+    p = 1 / np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)
+    assert site["saturation"]["rows"] == 90
+    assert site["saturation"]["collapsed_rows"] == int((p > 0.99).sum())
+
+
+def test_unknown_rank_is_probed(tmp_path):
+    """A site whose rank shape inference cannot tell still gets per-unit counts."""
+    from saturate_cli.model.onnx_handle import OnnxModel
+
+    nodes = [helper.make_node("Reshape", ["x", "s"], ["r"]),
+             helper.make_node("Relu", ["r"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 12]),
+                     helper.make_tensor_value_info("s", TensorProto.INT64, ["k"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["a", "b"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    handle = OnnxModel(tmp_path / "m.onnx", memory_budget=2**30)
+    assert handle.sites[0].rank is None
+    x = np.random.default_rng(0).standard_normal((10, 12)).astype(np.float32)
+    x[:, 3] = -1.0
+    batches = [{"x": x[:5], "s": np.array([5, 12], np.int64)},
+               {"x": x[5:], "s": np.array([5, 12], np.int64)}]
+    stats = handle.collect(batches, tau=0.05, softmax_tau=0.01)[handle.sites[0].name]
+    assert handle.sites[0].rank == 2 and handle.sites[0].unit_axis == 1
+    np.testing.assert_array_equal(stats.unit_saturated, (x <= 0).sum(axis=0))
