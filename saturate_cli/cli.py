@@ -194,7 +194,8 @@ def inspect(
         "--update-baseline", help="Write this run's report to the --baseline file.")] = False,
     step_summary: Annotated[Optional[Path], typer.Option(
         "--step-summary", help="Also append a markdown summary to this file (e.g. "
-                               "$GITHUB_STEP_SUMMARY).", dir_okay=False, show_default=False)] = None,
+                               "$GITHUB_STEP_SUMMARY).", dir_okay=False,
+        show_default=False)] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Say which config file is used (on stderr).")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,

@@ -17,7 +17,7 @@ ALL = "ALL"
 
 
 def parse_selectors(values: Iterable[str], origin: str) -> tuple[str, ...]:
-    """Upper-cased selectors from repeated and/or comma-separated values; unknown ones are errors."""
+    """Upper-cased selectors from repeated or comma-separated values; unknown ones are errors."""
     from saturate_cli.diagnose.rules import RULES
 
     out = []
