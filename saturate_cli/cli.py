@@ -177,6 +177,12 @@ def inspect(
     trust_pickle: Annotated[bool, typer.Option(
         "--trust-pickle", help="Allow loading pickled PyTorch modules: this RUNS CODE from the "
                                "file. Only for files you trust.")] = False,
+    weights: Annotated[Optional[Path], typer.Option(
+        "--weights", help="State dict (.pt/.pth/.safetensors) for a module:factory target.",
+        dir_okay=False, show_default=False)] = None,
+    factory_arg: Annotated[Optional[List[str]], typer.Option(
+        "--arg", help="Keyword argument of a module:factory target, KEY=VALUE (Python literal "
+                      "or text); repeatable.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
     select: Annotated[Optional[List[str]], typer.Option(
         "--select", help="Only these rules: codes or prefixes (SAT1 = SAT1xx), comma-separated "
@@ -208,7 +214,8 @@ def inspect(
         code = _inspect(models, format, output, "never" if exit_zero else fail_on.value,
                         calibration, synthetic.value, input_shape, samples, batch_size, seed, tau,
                         softmax_tau, threads, device, _parse_bytes(memory_budget), trust_pickle,
-                        quiet, (mean, std, int_range, layout, mask_padding), run, step_summary)
+                        quiet, (mean, std, int_range, layout, mask_padding), run, step_summary,
+                        (weights, factory_arg))
     except SaturateError as exc:
         if debug:
             raise
@@ -227,7 +234,8 @@ def inspect(
 
 def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, samples,
              batch_size, seed, tau, softmax_tau, threads, device, memory_budget, trust_pickle,
-             quiet, calibration_options, run, step_summary=None) -> int:
+             quiet, calibration_options, run, step_summary=None, torch_options=(None, None)
+             ) -> int:
     from saturate_cli.calibration import calibration_settings, parse_shape
     from saturate_cli.pipeline import inspect_model
     from saturate_cli.render import renderer
@@ -239,6 +247,8 @@ def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, 
         synthetic=synthetic, input_shapes=shapes,
         calibration=tuple(str(p) for p in calibration or ()), fail_on=fail_on, threads=threads,
         device=device, trust_pickle=trust_pickle,
+        weights=str(torch_options[0]) if torch_options[0] else None,
+        factory_args=tuple(torch_options[1] or ()),
         **({"memory_budget": memory_budget} if memory_budget else {}),
         **calibration_settings(*calibration_options),
     )

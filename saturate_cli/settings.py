@@ -59,6 +59,8 @@ class Settings:
     thresholds: Thresholds = field(default_factory=Thresholds)
     trust_pickle: bool = False
     device: Optional[str] = None
+    weights: Optional[str] = None  # state dict for a module:factory target
+    factory_args: tuple = ()  # ("key=value", ...) keyword arguments of the factory
     select: tuple = ()  # rule selectors (code or prefix); empty: all rules
     ignore: tuple = ()
     per_site_ignores: dict = field(default_factory=dict)  # site glob -> selectors

@@ -1,0 +1,185 @@
+"""Capture every activation call of an eager nn.Module: module, functional and in-place.
+
+One mechanism covers all three: a TorchFunctionMode sees each overridable torch call
+(`nn.ReLU` calls `F.relu` inside, `x.tanh_()` is `Tensor.tanh_`), and the activation input is
+handed to the sink *before* the call runs, so an in-place call cannot overwrite it first.
+Forward pre-/post-hooks keep the stack of running modules for the names (DESIGN.md §4):
+
+- an activation module's call is named by its path, `layer1.0.relu`; its k-th call in one
+  forward pass (k >= 1) is `layer1.0.relu#k` (a reused module gives one site per call);
+- a functional call is `<path of the running module>:<function>#<n>`, n counting that function
+  in that module during the forward pass (`:relu#0` for the top-level module).
+
+Producers come from tensor lineage: the output of `F.linear` / `F.conv*` with a parameter of the
+model as weight is remembered, and followed through views, dropout, norms and bias adds. A layer
+whose output reaches the activation through anything else (arithmetic, concatenation, a matmul
+with a non-parameter) gives no producer.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from saturate_cli.model.handle import NotCovered, Producer
+from saturate_cli.model.torch_kinds import (FUSED_ATTENTION, RECURRENT, call_label, canonical,
+                                           classify, module_kind)
+from saturate_cli.model.torch_producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
+
+Sink = Callable[[str, str, str, dict, Optional[Producer], torch.Tensor], None]
+_BIAS_ADDS = ("add", "iadd", "radd")
+_OPAQUE = {  # modules whose activations run inside one call that the capture cannot open
+    **{name: "gate activations are fused inside the recurrent kernel" for name in RECURRENT},
+    "MultiheadAttention": "its softmax runs inside F.multi_head_attention_forward / the fused "
+                          "attention kernel",
+}
+
+
+@dataclass
+class _Frame:
+    path: str
+    module: torch.nn.Module
+    call: int  # how many times this module ran before in this forward pass
+    named: bool = False  # the activation module's own site is taken
+
+
+def is_activation_module(module: torch.nn.Module) -> bool:
+    cls = type(module)
+    return module_kind(cls.__name__) is not None and cls.__module__.startswith("torch.nn")
+
+
+class _Pass:
+    """The state of one forward pass: module stack, call counters, tensor lineage."""
+
+    def __init__(self, capture: "EagerCapture", sink: Sink):
+        self.capture, self.sink = capture, sink
+        self.stack = [_Frame("", capture.model, 0)]
+        self.module_calls: Counter = Counter()
+        self.fn_calls: Counter = Counter()
+        self.lineage: dict[int, tuple[weakref.ref, Producer]] = {}
+
+    def enter(self, module: torch.nn.Module) -> None:
+        path = self.capture.paths.get(id(module), "?")
+        self.stack.append(_Frame(path, module, self.module_calls[path]))
+        self.module_calls[path] += 1
+
+    def leave(self) -> None:
+        if len(self.stack) > 1:
+            self.stack.pop()
+
+    def site_name(self, func_name: str) -> tuple[str, str]:
+        """(site name, op) of an activation call made now."""
+        frame = self.stack[-1]
+        if is_activation_module(frame.module) and not frame.named:
+            frame.named = True
+            suffix = f"#{frame.call}" if frame.call else ""
+            return frame.path + suffix, type(frame.module).__name__
+        label = call_label(func_name)
+        n = self.fn_calls[(frame.path, label)]
+        self.fn_calls[(frame.path, label)] += 1
+        return f"{frame.path}:{label}#{n}", func_name
+
+    def producer_of(self, x: torch.Tensor) -> Optional[Producer]:
+        entry = self.lineage.get(id(x))
+        return entry[1] if entry is not None and entry[0]() is x else None
+
+    def remember(self, out, producer: Optional[Producer]) -> None:
+        if producer is not None and isinstance(out, torch.Tensor):
+            self.lineage[id(out)] = (weakref.ref(out), producer)
+
+    def track(self, base: str, args: tuple, kwargs: dict, out) -> None:
+        """Follow producers through the call that just ran."""
+        if not isinstance(out, torch.Tensor) or not args:
+            return
+        params = self.capture.params
+        if base in WEIGHTED_CALLS and len(args) > 1:
+            weight = kwargs.get("weight", args[1])
+            info = params.get(id(weight))
+            if info is not None:
+                bias = kwargs.get("bias", args[2] if len(args) > 2 else None)
+                bias_name = params[id(bias)][0] if id(bias) in params else None
+                self.remember(out, describe(info[1], type(info[2]).__name__, info[0], weight,
+                                            bias_name))
+            return
+        source = self.producer_of(args[0]) if isinstance(args[0], torch.Tensor) else None
+        if source is None:
+            return
+        if base in PASS_THROUGH:
+            self.remember(out, source)
+        elif base in NORMS:
+            norm = next((params[id(a)] for a in list(args) + list(kwargs.values())
+                         if id(a) in params), None)
+            self.remember(out, replace(source, norm=norm[1] if norm else base,
+                                       norm_op=type(norm[2]).__name__ if norm else base))
+        elif base in _BIAS_ADDS and len(args) > 1 and id(args[1]) in params:
+            self.remember(out, replace(source, bias=source.bias or params[id(args[1])][0]))
+
+
+class _Mode(TorchFunctionMode):
+    def __init__(self, state: _Pass):
+        super().__init__()
+        self.state = state
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        base = canonical(name)
+        x = args[0] if args else None
+        if isinstance(x, torch.Tensor) and x.is_floating_point():
+            hit = classify(name, args, kwargs)
+            if hit is not None:
+                site, op = self.state.site_name(name)
+                self.state.sink(site, op, hit[0], hit[1], self.state.producer_of(x), x)
+                return func(*args, **kwargs)
+        if base in FUSED_ATTENTION:
+            self.state.capture.fused(self.state.site_name(name)[0], name)
+        out = func(*args, **kwargs)  # runs without this mode: its inner calls are not seen
+        self.state.track(base, args, kwargs, out)
+        return out
+
+
+class EagerCapture:
+    """Runs an nn.Module and reports every activation call to a sink."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model
+        self.paths = {id(m): path for path, m in model.named_modules(remove_duplicate=False)}
+        self.params = {
+            id(p): (f"{path}.{name}" if path else name, path, module)
+            for path, module in model.named_modules()
+            for name, p in module.named_parameters(recurse=False)
+        }
+        self.not_covered = [NotCovered(path, type(m).__name__, _OPAQUE[type(m).__name__])
+                            for path, m in model.named_modules() if type(m).__name__ in _OPAQUE]
+        self._state: Optional[_Pass] = None
+        for module in model.modules():
+            if module is not model:
+                module.register_forward_pre_hook(self._pre)
+                module.register_forward_hook(self._post)
+
+    def _pre(self, module, args):
+        if self._state is not None:
+            self._state.enter(module)
+
+    def _post(self, module, args, out):
+        if self._state is not None:
+            self._state.leave()
+
+    def fused(self, name: str, op: str) -> None:
+        if all(u.name != name for u in self.not_covered):
+            self.not_covered.append(NotCovered(name, op, "the softmax is fused inside the "
+                                                         "attention kernel"))
+
+    def run(self, args: tuple, sink: Sink):
+        """One forward pass with every activation input handed to `sink` first."""
+        self._state = state = _Pass(self, sink)
+        try:
+            with _Mode(state):
+                return self.model(*args)
+        finally:
+            self._state = None
