@@ -60,13 +60,14 @@ def sample_reports() -> dict:
             for p in sorted(SAMPLES.glob("*.onnx"))}
 
 
-def run_in(folder: Path, *args: str):
+def run_in(folder: Path, *args: str, git: bool = True):
     """The CLI in-process with `folder` as working directory (a .git stops config discovery)."""
     from typer.testing import CliRunner
 
     from saturate_cli.cli import app
 
-    (folder / ".git").mkdir(exist_ok=True)
+    if git:
+        (folder / ".git").mkdir(exist_ok=True)
     old = os.getcwd()
     os.chdir(folder)
     try:
