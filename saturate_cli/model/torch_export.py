@@ -1,0 +1,189 @@
+"""A torch.export program (.pt2): input specs from the program, capture with an fx Interpreter.
+
+`ExportedProgram.module()` is an fx GraphModule whose nodes call ATen operators and carry the
+module stack they came from (`nn_module_stack`). Sites are planned once from the graph, named
+exactly like the eager capture names them (module path, or `path:fn#n` for functional calls;
+an activation module's site is the first node run inside it, so Softsign's decomposed
+abs/add/div is still one softsign site), and the Interpreter hands each site's input to the
+sink before the node runs. Producers are found by walking the graph back from that input.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.fx
+
+from saturate_cli.errors import ModelLoadError, first_line
+from saturate_cli.model.handle import InputSpec, NotCovered, Producer
+from saturate_cli.model.torch_handle import TorchModel
+from saturate_cli.model.torch_kinds import (CALLS, FUSED_ATTENTION, call_label, canonical,
+                                           classify, module_kind)
+from saturate_cli.model.torch_producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
+
+_MAX_STEPS = 8
+
+
+def op_name(target) -> str:
+    """`aten.relu_.default` -> `relu_`."""
+    return getattr(target, "_opname", None) or getattr(target, "__name__", str(target))
+
+
+def _scope(node: torch.fx.Node) -> tuple[str, str, str]:
+    """(instance key, module path, class name) of the innermost module that ran the node."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return "", "", ""
+    key, (path, cls) = list(stack.items())[-1]
+    cls = cls if isinstance(cls, str) else getattr(cls, "__name__", str(cls))
+    return key, path if isinstance(path, str) else "", cls
+
+
+@dataclass(frozen=True)
+class PlannedSite:
+    name: str
+    op: str
+    module_kind: Optional[str]  # kind of the activation module, when it is one
+    producer: Optional[Producer]
+
+
+def _from_torch_nn(cls: str) -> bool:
+    return cls.startswith("torch.nn.") or "." not in cls
+
+
+def plan_sites(gm: torch.fx.GraphModule) -> tuple[dict[torch.fx.Node, PlannedSite],
+                                                   list[NotCovered]]:
+    """Which nodes are activation sites, under which names."""
+    plan, uncovered = {}, []
+    instances: dict[str, int] = {}  # module instance key -> call index of its path
+    path_calls, fn_calls = Counter(), Counter()
+    for node in gm.graph.nodes:
+        if node.op != "call_function":
+            continue
+        name = op_name(node.target)
+        key, path, cls = _scope(node)
+        short = cls.rsplit(".", 1)[-1]
+        kind = module_kind(short) if _from_torch_nn(cls) else None
+        if canonical(name) in FUSED_ATTENTION:
+            uncovered.append(NotCovered(f"{path}:{call_label(name)}", name,
+                                        "the softmax is fused inside the attention kernel"))
+            continue
+        if kind is not None and key not in instances:
+            instances[key] = path_calls[path]
+            path_calls[path] += 1
+            k = instances[key]
+            plan[node] = PlannedSite(path + (f"#{k}" if k else ""), short, kind,
+                                     find_producer(gm, node.args[0]))
+        elif canonical(name) in CALLS and kind is None:
+            label = call_label(name)
+            n = fn_calls[(path, label)]
+            fn_calls[(path, label)] += 1
+            plan[node] = PlannedSite(f"{path}:{label}#{n}", name, None,
+                                     find_producer(gm, node.args[0]))
+    return plan, uncovered
+
+
+def _param(gm: torch.fx.GraphModule, node) -> Optional[tuple[str, torch.Tensor]]:
+    if isinstance(node, torch.fx.Node) and node.op == "get_attr":
+        try:
+            return node.target, gm.get_parameter(node.target)
+        except AttributeError:
+            return None
+    return None
+
+
+def find_producer(gm: torch.fx.GraphModule, node) -> Optional[Producer]:
+    """Walk back through views, norms and bias adds to a linear / convolution on a parameter."""
+    bias = norm = norm_op = None
+    for _ in range(_MAX_STEPS):
+        if not isinstance(node, torch.fx.Node) or node.op != "call_function":
+            return None
+        base = canonical(op_name(node.target))
+        _, path, cls = _scope(node)
+        if base in WEIGHTED_CALLS and len(node.args) > 1:
+            weight = _param(gm, node.args[1])
+            if weight is None:
+                return None
+            b = _param(gm, node.args[2]) if len(node.args) > 2 else None
+            return describe(weight[0].rpartition(".")[0], cls.rsplit(".", 1)[-1], weight[0],
+                            weight[1], b[0] if b else bias, norm, norm_op)
+        if base in NORMS:
+            norm, norm_op = norm or path, norm_op or cls.rsplit(".", 1)[-1]
+        elif base == "add" and len(node.args) == 2 and _param(gm, node.args[1]):
+            bias = bias or node.args[1].target
+        elif base not in PASS_THROUGH:
+            return None
+        node = node.args[0]
+    return None
+
+
+class _Interpreter(torch.fx.Interpreter):
+    def __init__(self, gm, plan, sink):
+        super().__init__(gm)
+        self.plan, self.sink = plan, sink
+
+    def run_node(self, n):
+        site = self.plan.get(n)
+        if site is not None:
+            args, kwargs = self.fetch_args_kwargs_from_env(n)
+            x = args[0] if args else None
+            if isinstance(x, torch.Tensor) and x.is_floating_point():
+                hit = classify(op_name(n.target), args, kwargs) or (site.module_kind, {})
+                self.sink(site.name, site.op, hit[0], hit[1], site.producer, x)
+        return super().run_node(n)
+
+
+class ExportRunner:
+    """Runs the program's GraphModule with its activation inputs handed to a sink."""
+
+    def __init__(self, gm: torch.fx.GraphModule):
+        self.gm = gm
+        self.plan, self.not_covered = plan_sites(gm)
+
+    def run(self, args: tuple, sink):
+        return _Interpreter(self.gm, self.plan, sink).run(*args)
+
+
+def _dim(d, i: int):
+    if isinstance(d, int):
+        return d
+    return "batch" if i == 0 else str(d)
+
+
+def export_specs(ep) -> list[InputSpec]:
+    """The user inputs as the program declares them; symbolic axis 0 is the batch."""
+    users = set(ep.graph_signature.user_inputs)
+    specs = []
+    for node in ep.graph.nodes:
+        if node.op != "placeholder" or node.name not in users:
+            continue
+        val = node.meta.get("val")
+        if val is None or not hasattr(val, "shape"):
+            raise ModelLoadError(f"input '{node.name}' of the program is not a tensor")
+        specs.append(InputSpec(node.name, tuple(_dim(d, i) for i, d in enumerate(val.shape)),
+                               str(val.dtype).replace("torch.", ""), _vocab(ep, node)))
+    return specs
+
+
+def _vocab(ep, node) -> Optional[int]:
+    for user in node.users:
+        if user.op == "call_function" and canonical(op_name(user.target)) == "embedding":
+            table = user.args[0].meta.get("val")
+            return int(table.shape[0]) if table is not None else None
+    return None
+
+
+def load_exported(path: Path, settings, device: str) -> TorchModel:
+    """A TorchModel for a torch.export archive."""
+    try:
+        ep = torch.export.load(str(path))
+        gm = ep.module().to(device)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for bad archives
+        raise ModelLoadError(f"{path}: torch.export.load cannot read it: {first_line(exc)}"
+                             ) from None
+    return TorchModel(str(path), "torch.export", ExportRunner(gm), export_specs(ep), device,
+                      settings)
