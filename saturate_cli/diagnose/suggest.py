@@ -42,7 +42,7 @@ def rescale(site: Site, kind: ActivationKind, std: float, target_std: float) -> 
         "target_pre_activation_std": target_std,
         "rationale": (f"pre-activation std {std:.3g} is {std / target_std:.3g}x the "
                       f"{target_std:.3g} that keeps {kind.name} in its sweet range; multiply "
-                      f"the layer's weight{' and bias' if p and p.bias else ''} by {k:.3g}"),
+                      f"{_weights_of(p)} by {k:.3g}"),
     }
     if p is not None:
         out.update(init_stds(kind, site.params, p))
@@ -51,6 +51,12 @@ def rescale(site: Site, kind: ActivationKind, std: float, target_std: float) -> 
             out["target"] = p.norm
             out["rationale"] += f" (a {p.norm_op} precedes the site: scale its gamma instead)"
     return out
+
+
+def _weights_of(p: Optional[Producer]) -> str:
+    if p is None:
+        return "the producing layer's weight and bias"
+    return f"{p.weight}" + (f" and {p.bias}" if p.bias else "") + f" ({p.name})"
 
 
 def shift_bias(site: Site, mean: float, centre: float) -> dict:
@@ -62,9 +68,8 @@ def shift_bias(site: Site, mean: float, centre: float) -> dict:
         "kind": "shift_bias",
         "target": target,
         "amount": -amount,
-        "rationale": (f"inputs are centred at {mean:.3g}; adding {-amount:.3g} to the "
-                      f"{'normalisation beta' if p and p.norm else 'bias'} re-centres them at "
-                      f"{centre:.3g}"),
+        "rationale": (f"inputs are centred at {mean:.3g}; adding {-amount:.3g} to "
+                      f"{target or 'the bias'} re-centres them at {centre:.3g}"),
     }
 
 
