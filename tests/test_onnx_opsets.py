@@ -83,3 +83,21 @@ def test_unknown_rank_is_probed(tmp_path):
     stats = handle.collect(batches, tau=0.05, softmax_tau=0.01)[handle.sites[0].name]
     assert handle.sites[0].rank == 2 and handle.sites[0].unit_axis == 1
     np.testing.assert_array_equal(stats.unit_saturated, (x <= 0).sum(axis=0))
+
+
+def test_activations_inside_local_functions_are_inlined(tmp_path):
+    """Dynamo-style exports wrap layers in model-local functions."""
+    fn = helper.make_function("local", "Act", ["a"], ["b"],
+                              [helper.make_node("Sigmoid", ["a"], ["b"])],
+                              [helper.make_opsetid("", 17)])
+    graph = helper.make_graph(
+        [helper.make_node("Act", ["x"], ["y"], domain="local")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])])
+    model = helper.make_model(graph, functions=[fn], opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("local", 1)])
+    onnx.save(model, str(tmp_path / "f.onnx"))
+    x, settings = _data(tmp_path, (20, 4), scale=10.0)
+    report = inspect_model(str(tmp_path / "f.onnx"), settings).to_dict()
+    assert [s["kind"] for s in report["sites"]] == ["sigmoid"]
+    assert report["sites"][0]["stats"]["count"] == x.size

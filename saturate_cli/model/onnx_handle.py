@@ -125,8 +125,10 @@ class OnnxModel:
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:
-            return ort.InferenceSession(model.SerializeToString(), options,
-                                        providers=self.providers)
+            if model.ByteSize() < _PROTOBUF_LIMIT:
+                return ort.InferenceSession(model.SerializeToString(), options,
+                                            providers=self.providers)
+            return _session_from_disk(model, options, self.providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise ModelLoadError(f"{self.path}: onnxruntime cannot run this model: "
                                  f"{first_line(exc)}") from None
@@ -199,6 +201,22 @@ class OnnxModel:
         for name in dict.fromkeys(s.input for s in self.sites):
             raw.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
         return self._session(raw)
+
+
+_PROTOBUF_LIMIT = 2**31 - 2**24  # serialised protobufs stop at 2 GiB; keep a margin
+
+
+def _session_from_disk(model: onnx.ModelProto, options, providers):
+    """Models over 2 GiB: write the private copy with external data to a temporary folder."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="saturate-") as folder:
+        path = str(Path(folder) / "instrumented.onnx")
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="weights.bin", size_threshold=1024)
+        return ort.InferenceSession(path, options, providers=providers)
 
 
 def _step(size: int) -> int:

@@ -85,7 +85,20 @@ def read_model(path: Path, memory_budget: int) -> onnx.ModelProto:
     _check_opset(model, path)
     _load_external(model, path, memory_budget)
     _check(model, path)
-    return model
+    return _inline_functions(model, path)
+
+
+def _inline_functions(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
+    """Inline model-local functions (dynamo exports use them) so their activations are seen."""
+    if not model.functions:
+        return model
+    try:
+        from onnx import inliner
+
+        return inliner.inline_local_functions(model)
+    except Exception as exc:  # noqa: BLE001 - keep the model as it is; sites inside stay hidden
+        raise ModelLoadError(f"{path}: cannot inline its local functions ({first_line(exc)})"
+                             ) from None
 
 
 def _check_opset(model: onnx.ModelProto, path: Path) -> None:
