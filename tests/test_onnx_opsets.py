@@ -101,3 +101,22 @@ def test_activations_inside_local_functions_are_inlined(tmp_path):
     report = inspect_model(str(tmp_path / "f.onnx"), settings).to_dict()
     assert [s["kind"] for s in report["sites"]] == ["sigmoid"]
     assert report["sites"][0]["stats"]["count"] == x.size
+
+
+def test_contrib_gelu_is_measured_and_other_custom_ops_are_grouped(tmp_path):
+    nodes = [helper.make_node("Gelu", ["x"], ["g"], domain="com.microsoft", name="ms_gelu"),
+             helper.make_node("Mystery", ["g"], ["m1"], domain="acme", name="m1"),
+             helper.make_node("Mystery", ["m1"], ["y"], domain="acme", name="m2")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])])
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1),
+        helper.make_opsetid("acme", 1)])
+    from saturate_cli.model.onnx_graph import GraphView
+    from saturate_cli.model.onnx_sites import discover
+
+    sites, uncovered = discover(GraphView(model))
+    assert [(s.name, s.kind, s.input) for s in sites] == [("ms_gelu", "gelu", "x")]
+    assert len(uncovered) == 1 and uncovered[0].op == "acme.Mystery"
+    assert "1 more" in uncovered[0].name

@@ -99,6 +99,7 @@ def discover(g: GraphView) -> tuple[list[RawSite], list[NotCovered]]:
     sites: list[RawSite] = []
     uncovered: list[NotCovered] = []
     consumed: set[int] = set()
+    custom: dict[tuple[str, str], list[str]] = {}
     for match in find_patterns(g):
         if consumed.intersection(match.nodes):
             continue
@@ -109,8 +110,12 @@ def discover(g: GraphView) -> tuple[list[RawSite], list[NotCovered]]:
     for i, node in enumerate(g.nodes):
         name = g.node_name(node)
         if node.domain not in ("", "ai.onnx"):
-            uncovered.append(NotCovered(name, f"{node.domain}.{node.op_type}",
-                                        "custom-domain op: its activation, if any, is not measured"))
+            if i not in consumed:
+                contrib = _contrib_site(node, name, i)
+                if contrib is not None:
+                    sites.append(contrib)
+                else:
+                    custom.setdefault((node.domain, node.op_type), []).append(name)
             continue
         if node.op_type in FUSED_ELSEWHERE:
             uncovered.append(NotCovered(name, node.op_type, FUSED_ELSEWHERE[node.op_type]))
@@ -128,8 +133,23 @@ def discover(g: GraphView) -> tuple[list[RawSite], list[NotCovered]]:
             continue
         sites.append(RawSite(name, node.input[0], node.op_type, kind,
                              tuple(sorted(params.items())), i))
+    for (domain, op), names in custom.items():
+        more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+        uncovered.append(NotCovered(names[0] + more, f"{domain}.{op}",
+                                    "custom-domain op: any activation fused inside is not measured"))
     sites.sort(key=lambda s: s.order)
     return _unique_names(sites), uncovered
+
+
+# onnxruntime contrib ops that are plain activations of their first input (no fused bias)
+_CONTRIB = {("com.microsoft", "Gelu"): "gelu", ("com.microsoft", "FastGelu"): "gelu_tanh"}
+
+
+def _contrib_site(node: onnx.NodeProto, name: str, index: int) -> Optional[RawSite]:
+    kind = _CONTRIB.get((node.domain, node.op_type))
+    if kind is None or not node.input or (len(node.input) > 1 and node.input[1]):
+        return None
+    return RawSite(name, node.input[0], f"{node.domain}.{node.op_type}", kind, (), index)
 
 
 def _unique_names(sites: list[RawSite]) -> list[RawSite]:
