@@ -115,6 +115,9 @@ def rebatch(records: Iterable[tuple[str, Record]], specs: list[InputSpec], sampl
             if start < n:
                 info.note(f"--samples {samples} reached: the rest of the data was not used")
             break
+        # hold only copies of a pending partial batch, so this shard is freed before the next
+        parts = [{k: np.array(v) for k, v in p.items()} for p in parts]
+        del record, arrays
     if parts and not fixed:
         yield _join(parts)
         yielded = True

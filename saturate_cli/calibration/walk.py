@@ -100,6 +100,7 @@ def records(paths: list[Path], names: list[str]) -> Iterator[tuple[str, Record]]
             for file in files:
                 for record in read_records(file, names):
                     yield str(file), record
+                    del record  # not held while the next file is read
 
 
 def _is_file_set(files: list[Path], names: list[str]) -> bool:
