@@ -29,7 +29,12 @@ def inspect_model(target: str, settings: Settings,
 
 
 def _inspect(target: str, settings: Settings, progress: Optional[ProgressFactory]) -> Report:
-    handle = load_model(target, settings)
+    return inspect_handle(load_model(target, settings), target, settings, progress)
+
+
+def inspect_handle(handle, target: str, settings: Settings,
+                   progress: Optional[ProgressFactory] = None) -> Report:
+    """Calibrate, measure and diagnose an already loaded model."""
     batches, info = make_batches(handle.inputs, settings)
     expected = -(-settings.samples // settings.batch_size)
     advance = progress(target, expected) if progress else None

@@ -77,9 +77,9 @@ class OnnxModel:
     format = "onnx"
 
     def __init__(self, path: Path, memory_budget: int, threads: int = 0,
-                 providers: Optional[list[str]] = None):
+                 providers: Optional[list[str]] = None, model: Optional[onnx.ModelProto] = None):
         self.path = str(path)
-        self.model = read_model(path, memory_budget)
+        self.model = model if model is not None else read_model(path, memory_budget)
         self.threads = threads
         self.providers = providers or ["CPUExecutionProvider"]
         self.graph = GraphView(self.model)
