@@ -11,6 +11,7 @@ so a branch not taken can leave later sites unmatched (they stay empty).
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,7 +149,9 @@ def _layers(module):
 def load_script(path: Path, settings, device: str) -> TorchModel:
     """A TorchModel for a TorchScript archive."""
     try:
-        module = torch.jit.load(str(path), map_location=device).eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location=device).eval()
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{path}: torch.jit.load cannot read it: {first_line(exc)}"
                              ) from None
