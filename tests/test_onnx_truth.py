@@ -126,3 +126,17 @@ def test_softmax_rows_match_numpy(case):
         p_max = 1.0 / np.exp(z).sum(axis=-1)
         assert site["saturation"]["rows"] == p_max.size
         assert site["saturation"]["collapsed_rows"] == int((p_max > 0.99).sum())
+
+
+def test_unit_means_match_numpy(case):
+    _, report, truth = case
+    for site, x in zip(report["sites"], truth):
+        sat = site["saturation"]
+        if sat["unit_axis"] is None or not sat["dead_unit_indices"]:
+            continue
+        others = tuple(a for a in range(x.ndim) if a != sat["unit_axis"])
+        means = x.mean(axis=others)
+        finding = next(f for f in site["findings"] if f["code"] == "SAT101")
+        tip = next(s for s in finding["suggestions"] if s["kind"] == "shift_bias")
+        assert tip["units"] == sat["dead_unit_indices"]
+        np.testing.assert_allclose(tip["amounts"], -means[tip["units"]], rtol=1e-9, atol=1e-9)

@@ -150,7 +150,11 @@ def _dead(site, kind: ActivationKind, stats, m: Measure, settings) -> list[Findi
     share = len(m.dead_units) / m.units
     sev = _severity(share, th.dead_units_warning, th.dead_units_error) or "info"
     shown = ", ".join(str(i) for i in m.dead_units[:12]) + (" ..." if len(m.dead_units) > 12 else "")
-    tips = [suggest.shift_bias(site, stats.mean, 0.0)] if stats.mean < 0 else []
+    means = stats.unit_means
+    if means is not None and len(means) == m.units:
+        tips = [suggest.shift_units(site, m.dead_units, [float(means[i]) for i in m.dead_units])]
+    else:
+        tips = [suggest.shift_bias(site, stats.mean, 0.0)] if stats.mean < 0 else []
     norm = suggest.insert_norm(site)
     tips += [norm] if norm else []
     return [Finding("SAT101", sev, f"{len(m.dead_units)} of {m.units} units of {kind.name} at "

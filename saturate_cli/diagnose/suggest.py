@@ -73,6 +73,23 @@ def shift_bias(site: Site, mean: float, centre: float) -> dict:
     }
 
 
+def shift_units(site: Site, units: list[int], means: list[float]) -> dict:
+    """Re-centre each listed unit at 0 by adding minus its mean input to its bias entry."""
+    p = site.producer
+    amounts = [-m for m in means]
+    target = (p.norm + ".beta") if p and p.norm else (p.bias if p else None)
+    return {
+        "kind": "shift_bias",
+        "target": target,
+        "amount": sum(amounts) / len(amounts),
+        "units": units,
+        "amounts": amounts,
+        "rationale": (f"the {len(units)} dead units have mean inputs from {min(means):.3g} to "
+                      f"{max(means):.3g}; adding minus its mean to each unit's entry of "
+                      f"{target or 'the bias'} re-centres it at 0"),
+    }
+
+
 def insert_norm(site: Site) -> Optional[dict]:
     """BatchNorm after conv/linear layers, LayerNorm for token models (rank >= 3 MatMul)."""
     p = site.producer

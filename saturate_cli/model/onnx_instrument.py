@@ -37,11 +37,12 @@ class SiteOutputs:
     rows: Optional[str] = None
     collapsed: Optional[str] = None
     row_sample: Optional[str] = None
+    unit_sum: Optional[str] = None
 
     def names(self) -> list[str]:
         return [n for n in (self.size, self.total, self.total_sq, self.min, self.max, self.sample,
                             self.unit_low, self.unit_high, self.rows, self.collapsed,
-                            self.row_sample) if n]
+                            self.row_sample, self.unit_sum) if n]
 
 
 def threshold_for(value: float, dtype: np.dtype, side: str) -> np.ndarray:
@@ -135,18 +136,21 @@ def _site_nodes(b: _Builder, site: Site, low, high, elem_type, softmax_tau) -> S
     dtype = _NP_OF[elem_type]
     size = b.op("Size", [x], "size")
     xd = x if elem_type == TensorProto.DOUBLE else b.op("Cast", [x], "f64", to=TensorProto.DOUBLE)
-    so = SiteOutputs(
-        size=size,
-        total=b.reduce("ReduceSum", xd, None),
-        total_sq=b.reduce("ReduceSumSquare", xd, None),
-        min=b.reduce("ReduceMin", x, None),
-        max=b.reduce("ReduceMax", x, None),
-        sample=_sample(b, x, size),
-    )
     rank = site.rank
     axes = None
     if site.unit_axis is not None and rank is not None:
         axes = [a for a in range(rank) if a != site.unit_axis]
+    # per-unit sums cost no extra pass: the total is reduced from them
+    unit_sum = b.reduce("ReduceSum", xd, axes) if axes else None
+    so = SiteOutputs(
+        size=size,
+        total=b.reduce("ReduceSum", unit_sum or xd, None),
+        total_sq=b.reduce("ReduceSumSquare", xd, None),
+        min=b.reduce("ReduceMin", x, None),
+        max=b.reduce("ReduceMax", x, None),
+        sample=_sample(b, x, size),
+        unit_sum=unit_sum,
+    )
     if low is not None:
         so.unit_low = _count(b, b.compare(x, threshold_for(low, dtype, "low"), "low"), axes)
     if high is not None:

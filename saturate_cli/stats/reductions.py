@@ -38,6 +38,7 @@ class Reductions:
     rows: Optional[int] = None  # softmax rows
     collapsed: Optional[int] = None
     row_sample: Optional[np.ndarray] = None
+    unit_sum: Optional[np.ndarray] = None  # float64 sum of the values of each unit
 
 
 def stats_from_reductions(r: Reductions) -> Optional[SiteStats]:
@@ -63,4 +64,6 @@ def stats_from_reductions(r: Reductions) -> Optional[SiteStats]:
         collapsed_rows=int(r.collapsed) if r.collapsed is not None else 0,
         histogram=hist.histogram(r.sample), sample_every=sample_step(r.size), batches=1,
         row_sample=None if r.row_sample is None else np.asarray(r.row_sample, np.float64),
+        unit_sum=None if r.unit_sum is None or np.ndim(r.unit_sum) == 0 else np.asarray(
+            r.unit_sum, np.float64),
     )

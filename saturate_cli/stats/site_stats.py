@@ -42,11 +42,19 @@ class SiteStats:
     sample_every: int = 1
     batches: int = 0
     row_sample: Optional[np.ndarray] = None  # softmax: the first ROW_SAMPLE rows of logits
+    unit_sum: Optional[np.ndarray] = None  # per unit: sum of its finite values (unit means)
 
     @property
     def std(self) -> float:
         """Population standard deviation of the finite values."""
         return math.sqrt(self.m2 / self.finite) if self.finite else float("nan")
+
+    @property
+    def unit_means(self) -> Optional[np.ndarray]:
+        """Mean input of each unit (None when not measured)."""
+        if self.unit_sum is None or not self.per_unit:
+            return None
+        return self.unit_sum / self.per_unit
 
     @property
     def units(self) -> int:
@@ -85,6 +93,7 @@ class SiteStats:
             sample_every=max(self.sample_every, other.sample_every),
             batches=self.batches + other.batches,
             row_sample=_merge_rows(self.row_sample, other.row_sample),
+            unit_sum=_merge_units(self.unit_sum, other.unit_sum),
         )
 
 
@@ -136,11 +145,12 @@ def stats_of_array(
     m2 = float(((finite_vals - mean) ** 2).sum()) if n else 0.0
     sat_low = xd <= low if low is not None else np.zeros(xd.shape, bool)
     sat_high = xd >= high if high is not None else np.zeros(xd.shape, bool)
-    unit_sat, per_unit = None, 0
+    unit_sat, per_unit, unit_sum = None, 0, None
     if unit_axis is not None and xd.ndim >= 1:
         axis = unit_axis % xd.ndim
         others = tuple(a for a in range(xd.ndim) if a != axis)
         unit_sat = (sat_low | sat_high).sum(axis=others).astype(np.int64)
+        unit_sum = np.where(finite_mask, xd, 0.0).sum(axis=others)
         per_unit = int(xd.size // max(xd.shape[axis], 1))
     rows = collapsed = 0
     row_sample = None
@@ -168,6 +178,7 @@ def stats_of_array(
         sample_every=sample_every,
         batches=1,
         row_sample=row_sample,
+        unit_sum=unit_sum,
     )
 
 
