@@ -61,6 +61,8 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float) -> Reductions
     xd = x.to(torch.float64)
     scalars = torch.stack([xd.sum(), (xd * xd).sum(), xd.min(), xd.max()]).tolist()
     r = Reductions(size, *scalars, sample=_host(x.reshape(-1)[:: sample_step(size)]))
+    if plan.unit_axis is not None and xd.dim() >= 2:
+        r.unit_sum = _host(xd.sum(dim=[a for a in range(xd.dim()) if a != plan.unit_axis]))
     if plan.low is not None:
         r.unit_low = _unit_count(xd <= plan.low, plan.unit_axis)
     if plan.high is not None:
