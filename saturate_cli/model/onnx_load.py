@@ -130,7 +130,40 @@ def _load_external(model: onnx.ModelProto, path: Path, memory_budget: int) -> No
             raise ModelLoadError(f"{path}: cannot load external data ({first_line(exc)})") from None
 
 
+_TYPED_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data",
+                 "uint64_data")
+_SUB_BYTE = {getattr(onnx.TensorProto, n, -1) for n in ("INT4", "UINT4", "FLOAT4E2M1", "INT2",
+                                                         "UINT2")}
+_COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
+
+
+def _stored_values(t: onnx.TensorProto):
+    """How many values a tensor's data holds (None when it cannot be told)."""
+    if t.data_type in _SUB_BYTE or t.data_type == onnx.TensorProto.UNDEFINED:
+        return None
+    if t.HasField("raw_data"):
+        if t.data_type == onnx.TensorProto.STRING:
+            return None
+        itemsize = tensor_nbytes(onnx.TensorProto(data_type=t.data_type, dims=[1]))
+        return len(t.raw_data) // itemsize if itemsize else None
+    count = max(len(getattr(t, f)) for f in _TYPED_FIELDS)
+    return count // 2 if t.data_type in _COMPLEX else count
+
+
+def _check_tensor_sizes(model: onnx.ModelProto, path: Path) -> None:
+    """Every initializer / constant holds exactly the values its dims declare."""
+    for t in _all_tensors(model.graph):
+        want = 1
+        for d in t.dims:
+            want *= int(d)
+        have = _stored_values(t)
+        if have is not None and (have != want or min(t.dims, default=0) < 0):
+            raise ModelLoadError(f"{path}: tensor '{t.name}' holds {have} values but its dims "
+                                 f"{list(t.dims)} declare {want}; the file is corrupt")
+
+
 def _check(model: onnx.ModelProto, path: Path) -> None:
+    _check_tensor_sizes(model, path)
     try:
         if model.ByteSize() < _TWO_GB:
             onnx.checker.check_model(model)
