@@ -8,6 +8,7 @@ histogram, and for softmax sites the number of rows and of collapsed rows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -114,10 +115,11 @@ def instrument(
     out = onnx.ModelProto()
     out.CopyFrom(model)
     b = _Builder(out, opset, "__saturate_")
+    probs = _prob_outputs(model)
     outputs: dict[str, SiteOutputs] = {}
     for site, low, high in sites:
         outputs[site.name] = _site_nodes(b, site, low, high, elem_types.get(site.input),
-                                         softmax_tau)
+                                         softmax_tau, probs.get((site.name, site.input)))
     graph = out.graph
     graph.node.extend(b.nodes)
     graph.initializer.extend(b.inits)
@@ -128,11 +130,23 @@ def instrument(
     return out, outputs
 
 
-def _site_nodes(b: _Builder, site: Site, low, high, elem_type, softmax_tau) -> SiteOutputs:
+def _prob_outputs(model: onnx.ModelProto) -> dict[tuple[str, str], tuple[str, str]]:
+    """(site name, input) -> (op, output) of each Softmax/LogSoftmax node.
+
+    The site name is the node's name or `<OpType>_<index>`, as onnx_graph names it.
+    """
+    return {(n.name or f"{n.op_type}_{i}", n.input[0]): (n.op_type, n.output[0])
+            for i, n in enumerate(model.graph.node)
+            if n.op_type in ("Softmax", "LogSoftmax") and n.input and n.output}
+
+
+def _site_nodes(b: _Builder, site: Site, low, high, elem_type, softmax_tau,
+                probs: Optional[tuple[str, str]] = None) -> SiteOutputs:
     x = site.input
     if elem_type not in _NP_OF:  # fp16 / bf16 / unknown: measure in float32
         x = b.op("Cast", [x], "f32", to=TensorProto.FLOAT)
         elem_type = TensorProto.FLOAT
+        probs = None
     dtype = _NP_OF[elem_type]
     size = b.op("Size", [x], "size")
     xd = x if elem_type == TensorProto.DOUBLE else b.op("Cast", [x], "f64", to=TensorProto.DOUBLE)
@@ -156,7 +170,9 @@ def _site_nodes(b: _Builder, site: Site, low, high, elem_type, softmax_tau) -> S
     if high is not None:
         so.unit_high = _count(b, b.compare(x, threshold_for(high, dtype, "high"), "high"), axes)
     if site.softmax_axes is not None:
-        so.rows, so.collapsed = _softmax_rows(b, x, list(site.softmax_axes), dtype, softmax_tau)
+        axes_ = list(site.softmax_axes)
+        so.rows, so.collapsed = _rows_from_probs(b, *probs, axes_, dtype, softmax_tau) \
+            if probs else _softmax_rows(b, x, axes_, dtype, softmax_tau)
         so.row_sample = _row_sample(b, x, list(site.softmax_axes), rank)
     return so
 
@@ -192,6 +208,16 @@ def _row_sample(b: _Builder, x: str, axes: list[int], rank: Optional[int]) -> Op
     return b.op("Slice", [flat, b.const(np.array([0], np.int64)),
                           b.const(np.array([ROWS_PER_BATCH], np.int64)),
                           b.const(np.array([0], np.int64))])
+
+
+def _rows_from_probs(b: _Builder, op: str, probs: str, axes: list[int], dtype,
+                     tau: float) -> tuple[str, str]:
+    """Rows, and rows whose max probability exceeds 1 - tau, read off the node's own output
+    (one reduction instead of recomputing the softmax)."""
+    top = b.reduce("ReduceMax", probs, axes, keepdims=0)
+    limit = 1.0 - tau if op == "Softmax" else math.log1p(-tau)
+    collapsed = _count(b, b.op("Greater", [top, b.const(np.array(limit, dtype=dtype))]), None)
+    return b.op("Size", [top], "rows"), collapsed
 
 
 def _softmax_rows(b: _Builder, x: str, axes: list[int], dtype, tau: float) -> tuple[str, str]:
