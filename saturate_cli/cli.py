@@ -16,6 +16,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from saturate_cli import __version__
+from saturate_cli.cli_fix import fix
 
 app = typer.Typer(
     name="saturate",
@@ -339,6 +340,9 @@ def rules(code: Annotated[Optional[str], typer.Argument(help="A rule code, e.g. 
         raise _fail(f"unknown rule '{code}'; `saturate rules` lists them")
     typer.echo(f"{r.code} ({r.name}), default severity {r.severity}\n\n{r.summary}.\n\n"
                f"{r.explanation}\n\nRemedy: {r.remedy}")
+
+
+app.command()(fix)
 
 
 def main() -> None:

@@ -1,0 +1,205 @@
+"""Apply rescale and bias-shift suggestions to an ONNX model's initializers and verify.
+
+Sites are fixed one at a time in execution order, re-measuring after each change (LSUV style:
+fixing a layer changes what every later layer sees). Each change writes a fresh initializer
+for the one layer it touches, so weights shared with other layers are never altered.
+Normalisation insertion is suggested but not applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from saturate_cli.model.onnx_graph import GraphView
+from saturate_cli.model.onnx_handle import OnnxModel
+from saturate_cli.pipeline import inspect_handle
+from saturate_cli.report.model import Report, SiteReport
+from saturate_cli.settings import Settings
+
+APPLICABLE = ("xavier_rescale", "he_rescale", "shift_bias")
+_CHAIN = ("Identity", "Transpose", "Cast")
+
+
+@dataclass
+class FixResult:
+    """The report before, after, what was changed, and the fixed model."""
+
+    before: Report
+    after: Report
+    model: onnx.ModelProto
+    applied: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+
+
+def _materialize(g: GraphView, tensor: str) -> Optional[np.ndarray]:
+    """The value a node input receives from an initializer through Identity/Transpose/Cast."""
+    if tensor in g.initializers:
+        return numpy_helper.to_array(g.initializers[tensor])
+    node = g.producer.get(tensor)
+    if node is None:
+        return None
+    if node.op_type == "Constant":
+        return g.constant(tensor)
+    if node.op_type not in _CHAIN:
+        return None
+    value = _materialize(g, node.input[0])
+    if value is None:
+        return None
+    if node.op_type == "Transpose":
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        return np.transpose(value, perm)
+    if node.op_type == "Cast":
+        to = next(a.i for a in node.attribute if a.name == "to")
+        return value.astype(onnx.helper.tensor_dtype_to_np_dtype(to))
+    return value
+
+
+def _resolves_to(g: GraphView, tensor: str, initializer: str) -> bool:
+    for _ in range(6):
+        if tensor == initializer:
+            return True
+        node = g.producer.get(tensor)
+        if node is None or node.op_type not in _CHAIN:
+            return False
+        tensor = node.input[0]
+    return False
+
+
+def _ancestors(g: GraphView, tensor: str, depth: int = 10) -> list[onnx.NodeProto]:
+    """Nodes on the single-input path back from an activation input (bias adds, norms)."""
+    out = []
+    for _ in range(depth):
+        node = g.producer.get(tensor)
+        if node is None:
+            break
+        out.append(node)
+        tensor = node.input[0] if node.input else ""
+    return out
+
+
+def _rewire(model: onnx.ModelProto, g: GraphView, node: onnx.NodeProto, index: int,
+            value: np.ndarray, hint: str) -> str:
+    """Point one node input at a fresh initializer holding `value`."""
+    taken = {t.name for t in model.graph.initializer}
+    name, n = f"{hint}__saturate_fix", 0
+    while name in taken:
+        n += 1
+        name = f"{hint}__saturate_fix{n}"
+    model.graph.initializer.append(numpy_helper.from_array(value, name))
+    node.input[index] = name
+    return name
+
+
+def _transform_input(model, g, nodes, initializer: str, change) -> Optional[str]:
+    """Replace the input of the first node in `nodes` that reads `initializer` by change(value)."""
+    for node in nodes:
+        for i, tensor in enumerate(node.input):
+            if tensor and _resolves_to(g, tensor, initializer):
+                value = _materialize(g, tensor)
+                if value is None:
+                    return None
+                fixed = change(value.astype(np.float64)).astype(value.dtype)
+                return _rewire(model, g, node, i, fixed, initializer)
+    return None
+
+
+def apply_suggestion(model: onnx.ModelProto, site: SiteReport, tip: dict) -> Optional[str]:
+    """Apply one suggestion in place; returns None when done, else why it was not."""
+    producer = site.producer
+    if producer is None or producer.get("norm"):
+        return "no directly adjustable producing layer"
+    g = GraphView(model)
+    path = _ancestors(g, site.input)
+    layer = [n for n in path if g.node_name(n) == producer["name"]]
+    if not layer:
+        return "producing layer not found"
+    if tip["kind"] == "shift_bias":
+        if not producer.get("bias"):
+            return "the layer has no bias"
+        done = _transform_input(model, g, path, _origin(g, producer["bias"]), _shift(tip))
+        return None if done else "bias is not a constant initializer"
+    k = tip["factor"]
+    if _transform_input(model, g, layer, producer["weight"], lambda w: w * k) is None:
+        return "weight is not a constant initializer"
+    if producer.get("bias"):
+        _transform_input(model, g, path, _origin(g, producer["bias"]), lambda b: b * k)
+    return None
+
+
+def _shift(tip: dict):
+    """The bias change: one amount for every entry, or per unit for the listed units."""
+    if "units" not in tip:
+        return lambda b: b + tip["amount"]
+
+    def per_unit(b: np.ndarray) -> np.ndarray:
+        out = b.copy()
+        out[tip["units"]] += tip["amounts"]
+        return out
+
+    return per_unit
+
+
+def _origin(g: GraphView, tensor: str) -> str:
+    """The initializer behind a tensor reached through Identity/Transpose/Cast."""
+    for _ in range(6):
+        node = g.producer.get(tensor)
+        if node is None or node.op_type not in _CHAIN:
+            return tensor
+        tensor = node.input[0]
+    return tensor
+
+
+def _next_fix(report: Report, done: set) -> Optional[tuple[SiteReport, dict]]:
+    for site in report.sites:
+        if site.name in done:
+            continue
+        for finding in site.findings:
+            if finding.severity == "info":
+                continue
+            for tip in finding.suggestions:
+                if tip["kind"] in APPLICABLE:
+                    return site, tip
+    return None
+
+
+def fix_onnx(path: Path, settings: Settings, max_steps: int = 32,
+             providers: Optional[list[str]] = None) -> FixResult:
+    """Fix the model site by site; the result holds both reports and the fixed model."""
+    handle = OnnxModel(path, settings.memory_budget, settings.threads, providers)
+    before = report = inspect_handle(handle, str(path), settings)
+    model = onnx.ModelProto()
+    model.CopyFrom(handle.model)
+    result = FixResult(before, before, model)
+    done: set = set()
+    for _ in range(max_steps):
+        step = _next_fix(report, done)
+        if step is None:
+            break
+        site, tip = step
+        done.add(site.name)
+        why = apply_suggestion(model, site, tip)
+        if why:
+            result.skipped.append({"site": site.name, "suggestion": tip["kind"], "reason": why})
+            continue
+        result.applied.append({"site": site.name, **{k: tip.get(k) for k in (
+            "kind", "target", "factor", "amount", "units") if tip.get(k) is not None}})
+        handle = OnnxModel(path, settings.memory_budget, settings.threads, providers, model=model)
+        report = inspect_handle(handle, str(path), settings)
+    _drop_unused(model)
+    result.after = report
+    return result
+
+
+def _drop_unused(model: onnx.ModelProto) -> None:
+    """Remove initializers nothing reads any more (the originals of rewired inputs)."""
+    used = {i for node in model.graph.node for i in node.input}
+    used |= {o.name for o in model.graph.output}
+    keep = [t for t in model.graph.initializer if t.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(keep)

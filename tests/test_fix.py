@@ -1,0 +1,100 @@
+"""`saturate fix`: the changes are exactly the suggested ones, touch only their layer, and work."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import SAMPLES, run_cli
+
+
+def _init(model, name):
+    return next(numpy_helper.to_array(t) for t in model.graph.initializer if t.name == name)
+
+
+def _producer_weights(model, node_name):
+    """The weight and bias arrays a Gemm/Conv node actually reads (through Identity)."""
+    producers = {o: n for n in model.graph.node for o in n.output}
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    node = next(n for n in model.graph.node if n.name == node_name)
+
+    def value(tensor):
+        while tensor not in inits:
+            tensor = producers[tensor].input[0]
+        return inits[tensor]
+
+    return value(node.input[1]), value(node.input[2])
+
+
+def _fix(tmp_path, name, *extra):
+    out = tmp_path / "fixed.onnx"
+    result = run_cli("fix", str(SAMPLES / f"{name}.onnx"), "-o", str(out), "--json", *extra)
+    return result, out
+
+
+def test_sigmoid_mlp_rescaled_exactly_and_healthy_after(tmp_path):
+    result, out = _fix(tmp_path, "mlp_sigmoid_badinit", "-n", "64")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["before"]["findings"]["error"] == 4 and summary["after"]["findings"]["error"] == 0
+    original, fixed = onnx.load(str(SAMPLES / "mlp_sigmoid_badinit.onnx")), onnx.load(str(out))
+    for change, layer in zip(summary["applied"], ["fc1", "fc2", "fc3", "fc4"]):
+        assert change["kind"] == "xavier_rescale"
+        w0, b0 = _producer_weights(original, f"/{layer}/Gemm")
+        w1, b1 = _producer_weights(fixed, f"/{layer}/Gemm")
+        np.testing.assert_allclose(w1, w0 * change["factor"], rtol=1e-6)
+        np.testing.assert_allclose(b1, b0 * change["factor"], rtol=1e-6, atol=1e-7)
+    # independently: the first layer's pre-activations on fresh data are now mostly unsaturated
+    x = np.random.default_rng(9).standard_normal((200, 784)).astype(np.float32)
+    w, b = _producer_weights(fixed, "/fc1/Gemm")
+    pre = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    assert (np.abs(pre) >= 4.3565).mean() < 0.01
+
+
+def test_dead_units_revived_by_per_unit_bias_shift(tmp_path):
+    result, out = _fix(tmp_path, "cnn_relu_deadbias", "-n", "64")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0 and summary["after"]["findings"] == {"error": 0, "warning": 0,
+                                                                      "info": 0}
+    _, b0 = _producer_weights(onnx.load(str(SAMPLES / "cnn_relu_deadbias.onnx")), "/conv1/Conv")
+    _, b1 = _producer_weights(onnx.load(str(out)), "/conv1/Conv")
+    changed = np.nonzero(b1 != b0)[0].tolist()
+    assert changed == [0, 1, 2, 3, 4, 5]  # only the dead channels moved
+
+
+def test_shared_weight_is_not_changed_for_the_other_layer(tmp_path):
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((16, 16)) * 3).astype(np.float32)
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["h1"], name="fc1", transB=1),
+             helper.make_node("Sigmoid", ["h1"], ["a1"], name="s1"),
+             helper.make_node("Gemm", ["a1", "w"], ["h2"], name="fc2", transB=1),
+             helper.make_node("Relu", ["h2"], ["y"], name="r2")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["n", 16])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, ["n", 16])], [numpy_helper.from_array(w, "w")])
+    src = tmp_path / "shared.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(src))
+    out = tmp_path / "out.onnx"
+    result = run_cli("fix", str(src), "-o", str(out), "--json", "-n", "64")
+    assert result.exit_code in (0, 1), result.stderr
+    assert [c["site"] for c in json.loads(result.stdout)["applied"]] == ["s1"]
+    fixed = onnx.load(str(out))
+    fc2 = next(n for n in fixed.graph.node if n.name == "fc2")
+    np.testing.assert_array_equal(_init(fixed, fc2.input[1]), w)
+    fc1 = next(n for n in fixed.graph.node if n.name == "fc1")
+    assert fc1.input[1] != "w"
+    ort.InferenceSession(str(out))  # still a valid model
+
+
+def test_fix_refuses_to_overwrite_and_bad_input(tmp_path):
+    model = SAMPLES / "mlp_sigmoid_badinit.onnx"
+    assert run_cli("fix", str(model), "-o", str(model)).exit_code == 2
+    bad = run_cli("fix", str(tmp_path / "none.onnx"), "-o", str(tmp_path / "o.onnx"))
+    assert bad.exit_code == 2 and not (tmp_path / "o.onnx").exists()
+    pt = run_cli("fix", str(SAMPLES / "mlp_sigmoid_badinit.pt2"), "-o", str(tmp_path / "o.onnx"))
+    assert pt.exit_code == 2 and "ONNX" in pt.stderr
