@@ -48,6 +48,9 @@ def _numpy_record(path: Path) -> Record:
                                f"({' '.join(str(exc).split())[:200]})") from None
     if not record:
         raise CalibrationError(f"{path}: the file holds no arrays")
+    for key, value in record.items():
+        if not isinstance(value, np.ndarray):  # NpzFile hands back raw bytes for junk members
+            raise CalibrationError(f"{path}: member '{key}' is not a .npy array")
     return record
 
 
