@@ -59,8 +59,9 @@ def conform(where: str, arrays: dict[str, np.ndarray], specs: list[InputSpec],
                                    f"{show(want)}, the data has shape {list(a.shape)}")
         for i, (dim, got) in enumerate(zip(want, a.shape)):
             if i and isinstance(dim, int) and dim > 0 and dim != got:
-                raise CalibrationError(f"{where}: input '{spec.name}' expects shape {show(want)}, "
-                                       f"the data has shape {list(a.shape)} (dim {i}: {dim} vs {got})")
+                raise CalibrationError(
+                    f"{where}: input '{spec.name}' expects shape {show(want)}, the data has shape "
+                    f"{list(a.shape)} (dim {i}: {dim} vs {got})")
             if i and isinstance(dim, str) and dim:
                 seen = symbols.setdefault(dim, (spec.name, got))
                 if seen[1] != got:

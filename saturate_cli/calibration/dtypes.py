@@ -16,7 +16,7 @@ _EXTENDED = ("bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "flo
 
 
 def numpy_dtype(name: str, input_name: str = "") -> np.dtype:
-    """The numpy dtype for a dtype name; bfloat16/float8 come from ml_dtypes (installed with onnx)."""
+    """The numpy dtype for a name; bfloat16/float8 come from ml_dtypes (installed with onnx)."""
     if name in _EXTENDED:
         try:
             import ml_dtypes
@@ -47,7 +47,7 @@ def _kind(dtype: np.dtype) -> str:
 
 
 def cast(a: np.ndarray, want: np.dtype, input_name: str, where: str, notes) -> np.ndarray:
-    """`a` as dtype `want`, or a CalibrationError naming both dtypes; `notes(text)` records casts."""
+    """`a` as dtype `want`, or a CalibrationError naming both dtypes; `notes` records casts."""
     if a.dtype == want:
         return a
     src, dst = _kind(a.dtype), _kind(want)

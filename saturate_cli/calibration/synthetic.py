@@ -155,8 +155,8 @@ def synthetic_batches(specs: list[InputSpec], settings: Settings,
         raise CalibrationError(f"--synthetic '{kind}': choose one of {', '.join(KINDS)}")
     unknown = set(given) - {s.name for s in specs}
     if unknown:
-        raise CalibrationError(f"--input-shape names unknown input(s) {sorted(unknown)}; the model's "
-                               f"inputs are {[s.name for s in specs]}")
+        raise CalibrationError(f"--input-shape names unknown input(s) {sorted(unknown)}; the "
+                               f"model's inputs are {[s.name for s in specs]}")
     shapes = {s.name: resolve_shape(s, given, settings.batch_size, settings.default_dim)
               for s in specs}
     check_budget(shapes, {s.name: _dtype(s) for s in specs}, settings.memory_budget)

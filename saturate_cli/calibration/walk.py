@@ -117,6 +117,7 @@ def _read_set(files: list[Path], names: list[str]) -> tuple[str, Record]:
     for file in files:
         for key, array in next(read_records(file, names)).items():
             if key in merged:
-                raise CalibrationError(f"{file}: a second array for '{key}' in the file set {where}")
+                raise CalibrationError(f"{file}: a second array for '{key}' in the file set "
+                                       f"{where}")
             merged[key] = array
     return where, merged
