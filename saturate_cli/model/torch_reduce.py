@@ -44,9 +44,9 @@ def _host(t: torch.Tensor) -> np.ndarray:
 
 def _unit_count(mask: torch.Tensor, axis: Optional[int]) -> np.ndarray:
     if axis is None or mask.dim() == 0:
-        return np.asarray(int(mask.sum()), np.int64)
-    others = [a for a in range(mask.dim()) if a != axis]
-    counts = mask.sum(dim=others) if others else mask.to(torch.int64)
+        return np.asarray(int(torch.count_nonzero(mask)), np.int64)
+    others = tuple(a for a in range(mask.dim()) if a != axis)
+    counts = torch.count_nonzero(mask, dim=others) if others else mask.to(torch.int64)
     return counts.to("cpu", torch.int64).numpy()
 
 
@@ -59,7 +59,9 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float) -> Reductions
     if size == 0:
         return Reductions(0, 0.0, 0.0, float("inf"), float("-inf"), np.zeros(0))
     xd = x.to(torch.float64)
-    scalars = torch.stack([xd.sum(), (xd * xd).sum(), xd.min(), xd.max()]).tolist()
+    flat = xd.reshape(-1)
+    lo, hi = torch.aminmax(xd)
+    scalars = torch.stack([flat.sum(), torch.dot(flat, flat), lo, hi]).tolist()
     r = Reductions(size, *scalars, sample=_host(x.reshape(-1)[:: sample_step(size)]))
     if plan.unit_axis is not None and xd.dim() >= 2:
         r.unit_sum = _host(xd.sum(dim=[a for a in range(xd.dim()) if a != plan.unit_axis]))
