@@ -93,3 +93,19 @@ def test_module_entry_point_runs():
     proc = subprocess.run([sys.executable, "-m", "saturate_cli", "--version"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("saturate ")
+
+
+def test_baseline_and_multi_model_reports_validate(schema, tmp_path):
+    model = str(SAMPLES / "cnn_relu_deadbias.onnx")
+    first = tmp_path / "base.json"
+    assert run_cli("inspect", model, "-f", "json", "-o", str(first), "-n", "16").exit_code == 1
+    again = run_cli("inspect", model, "-f", "json", "-n", "16", "--baseline", str(first))
+    assert again.exit_code == 0
+    doc = json.loads(again.stdout)
+    jsonschema.validate(doc, schema)
+    assert doc["summary"]["suppressed"] == 2
+    both = run_cli("inspect", model, str(SAMPLES / "mlp_sigmoid_xavier.onnx"), "-f", "json",
+                   "-n", "16")
+    multi = json.loads(both.stdout)
+    jsonschema.validate(multi, schema)
+    assert len(multi["reports"]) == 2 and multi["exit_code"] == both.exit_code == 1
