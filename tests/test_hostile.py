@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from hostile.contract import FAST, check, codes_of, inspect
-from hostile.make_corpus import Case, build_corpus
+from hostile.make_corpus import Case, Evil, build_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_LOADER = ROOT / "saturate_cli" / "model" / "torch_load.py"
@@ -104,11 +105,21 @@ def test_subprocess_one_line(name, tmp_path):
         assert not Path(case.marker).exists()
 
 
-def test_manifest_script(tmp_path):
-    """The generator also runs as a script and writes a manifest of expected outcomes."""
-    script = ROOT / "tests" / "hostile" / "make_corpus.py"
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "c")], capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+def test_manifest(tmp_path):
+    """The generator's entry point writes the corpus and a manifest of expected outcomes."""
+    from hostile.make_corpus import main
+
+    assert main([str(tmp_path / "c")]) == 0
     manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert {m["name"] for m in manifest} == set(CASES)
+
+
+@pytest.mark.skipif(not TORCH_LOADER.exists(), reason="torch loader pending")
+def test_trust_pickle_is_consent_to_run_code(tmp_path):
+    """Documented: --trust-pickle unpickles fully, so the payload runs (and is then no model)."""
+    marker, model, out = tmp_path / "ran", tmp_path / "evil.pth", tmp_path / "out.json"
+    model.write_bytes(pickle.dumps(Evil(marker), protocol=2))
+    check(inspect([str(model)], out), out, (2,), model.name)
+    assert not marker.exists()
+    check(inspect([str(model)], out, "--trust-pickle"), out, (2,), model.name)
+    assert marker.exists(), "--trust-pickle should have unpickled the file"

@@ -9,19 +9,9 @@ import numpy as np
 from onnx import TensorProto
 
 from hostile import onnx_models as om
-from hostile.make_corpus import FAIL, RAN, Case
+from hostile.make_corpus import FAIL, RAN, Case, Evil
 
 _EVIL_MARKER = "PWNED_npy"
-
-
-class _Evil:
-    """Unpickling this runs code that writes a marker file."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return exec, (f"open({self.marker!r}, 'w').write('pwned')",)
 
 
 def _case(name: str, model: Path, data: Path, why: str, exit=FAIL, **kw) -> Case:
@@ -43,7 +33,7 @@ def calibration_cases(d: Path) -> list[Case]:
 
     empty_npz = d / "empty.npz"
     np.savez(empty_npz)
-    evil_obj = np.array([_Evil(d / _EVIL_MARKER)], dtype=object)
+    evil_obj = np.array([Evil(d / _EVIL_MARKER)], dtype=object)
     evil_npz = d / "evil.npz"
     np.savez(evil_npz, x=evil_obj)
     junk_zip = d / "junk.npz"

@@ -44,6 +44,16 @@ class Case:
     needs: str = ""  # "torch": decided by the PyTorch loader
 
 
+class Evil:
+    """Unpickling this runs code: it writes a marker file (the proof a loader executed it)."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('pwned')",)
+
+
 def _model_case(name: str, path: Path, why: str, exit=FAIL, *extra: str, **kw) -> Case:
     return Case(name, (str(path), *extra), exit, path.name if exit == FAIL else "", why, **kw)
 

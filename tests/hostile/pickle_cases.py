@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hostile.calib_cases import _Evil
-from hostile.make_corpus import FAIL, SAMPLES, Case
+from hostile.make_corpus import FAIL, SAMPLES, Case, Evil
 
 
 def _case(name: str, path: Path, why: str, *extra: str, **kw) -> Case:
@@ -40,8 +39,12 @@ def torch_cases(d: Path) -> list[Case]:
         _case("pt_readme_zip", d / "readme_zip.pt", "a zip that is not a PyTorch archive"),
         _case("pt2_truncated", d / "truncated.pt2", "an exported program cut in half"),
         _case("ts_truncated", d / "truncated.ts", "a TorchScript archive cut at a third"),
-        _case("pt_factory_missing", d / "no_such_module_xyz:build",
-              "module:factory naming a module that does not exist"),
+        Case("pt_factory_missing", ("no_such_module_xyz:build",), FAIL, "no_such_module_xyz",
+             "module:factory naming a module that does not exist", needs="torch"),
+        Case("pt_factory_not_module", ("os:getcwd",), FAIL, "os:getcwd",
+             "module:factory whose factory returns no nn.Module", needs="torch"),
+        _case("pt_state_dict_alone", SAMPLES / "cnn_relu_deadbias.state_dict.pt",
+              "a state dict without the factory that builds the network", mentions="factory"),
     ]
     return cases + _pickle_cases(d)
 
@@ -49,7 +52,7 @@ def torch_cases(d: Path) -> list[Case]:
 def _pickle_cases(d: Path) -> list[Case]:
     """Pickles that write a marker file when loaded: refused without --trust-pickle."""
     marker = d / "PWNED_pickle"
-    payload = _Evil(marker)
+    payload = Evil(marker)
     raw = d / "evil_legacy.pth"
     raw.write_bytes(pickle.dumps(payload, protocol=2))
     (d / "evil.pkl").write_bytes(pickle.dumps(payload))
