@@ -120,3 +120,16 @@ def test_contrib_gelu_is_measured_and_other_custom_ops_are_grouped(tmp_path):
     assert [(s.name, s.kind, s.input) for s in sites] == [("ms_gelu", "gelu", "x")]
     assert len(uncovered) == 1 and uncovered[0].op == "acme.Mystery"
     assert "1 more" in uncovered[0].name
+
+
+def test_bfloat16_and_float16_inputs_run(tmp_path):
+    for dtype, name in ((TensorProto.BFLOAT16, "bf16"), (TensorProto.FLOAT16, "fp16")):
+        nodes = [helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
+                 helper.make_node("Sigmoid", ["xf"], ["y"])]
+        graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+            "x", dtype, ["n", 4])], [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                                    ["n", 4])])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                  str(tmp_path / f"{name}.onnx"))
+        report = inspect_model(str(tmp_path / f"{name}.onnx"), Settings(samples=8)).to_dict()
+        assert report["sites"][0]["stats"]["count"] == 32

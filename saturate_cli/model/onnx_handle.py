@@ -6,6 +6,7 @@ This module (like every onnx_* module) must never import torch.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -17,18 +18,20 @@ from saturate_cli.activations import get_kind
 from saturate_cli.errors import first_line, CalibrationError, ModelLoadError
 from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Site
 from saturate_cli.model.onnx_graph import GraphView
-from saturate_cli.model.onnx_instrument import SiteOutputs, instrument
+from saturate_cli.model.onnx_instrument import SiteOutputs, instrumented
 from saturate_cli.model.onnx_load import read_model
 from saturate_cli.model.onnx_producer import find_producer, unit_axis
 from saturate_cli.model.onnx_sites import discover, is_float
 from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
 from saturate_cli.stats.site_stats import SiteStats, stats_of_array
 
+_SMALL = 4096  # initializers with fewer elements keep their values for shape inference
+
 
 def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]]:
     """Element type and rank of every tensor shape inference can tell."""
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(_weightless(model), strict_mode=False)
     except Exception:  # noqa: BLE001 - inference is best effort
         inferred = model
     types, ranks = {}, {}
@@ -43,6 +46,26 @@ def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]
         types[init.name] = init.data_type
         ranks[init.name] = len(init.dims)
     return types, ranks
+
+
+def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of `model` whose large initializers are typed graph inputs instead: shape
+    inference needs their shapes, not their bytes (it would copy the weights twice more)."""
+    g = model.graph
+    light = onnx.ModelProto(ir_version=model.ir_version, opset_import=model.opset_import,
+                            functions=model.functions)
+    lg = light.graph
+    lg.name = g.name
+    for field in ("node", "input", "output", "value_info", "sparse_initializer"):
+        getattr(lg, field).extend(getattr(g, field))
+    inputs = {vi.name for vi in g.input}
+    for init in g.initializer:
+        if math.prod(init.dims) < _SMALL:  # small ones may be shapes inference reads
+            lg.initializer.append(init)
+        elif init.name not in inputs:
+            lg.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type,
+                                                               list(init.dims)))
+    return light
 
 
 def _input_specs(g: GraphView) -> list[InputSpec]:
@@ -135,7 +158,7 @@ class OnnxModel:
 
     def _run(self, session, names: list[str], batch: Batch) -> list:
         try:
-            return session.run(names, batch)
+            return session.run(names, _ort_feed(batch))
         except Exception as exc:  # noqa: BLE001
             raise CalibrationError(f"{self.path}: inference failed on the calibration data: "
                                    f"{first_line(exc)}") from None
@@ -164,8 +187,9 @@ class OnnxModel:
 
     def _measure(self, batches: Iterator[Batch], tau, softmax_tau, progress) -> dict[str, SiteStats]:
         plan = [(s, *self._tails(s, tau)) for s in self.sites]
-        model, outputs = instrument(self.model, plan, self._types, self.graph.opset, softmax_tau)
-        session = self._session(model)
+        with instrumented(self.model, plan, self._types, self.graph.opset, softmax_tau) as (
+                model, outputs):
+            session = self._session(model)
         names = [n for so in outputs.values() for n in so.names()]
         totals = {s.name: SiteStats() for s in self.sites}
         raw_session = None
@@ -201,6 +225,17 @@ class OnnxModel:
         for name in dict.fromkeys(s.input for s in self.sites):
             raw.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
         return self._session(raw)
+
+
+def _ort_feed(batch: Batch) -> dict:
+    """onnxruntime takes numpy arrays, except bfloat16, which goes in as a typed OrtValue."""
+    if not any(a.dtype.name == "bfloat16" for a in batch.values()):
+        return batch
+    import onnxruntime as ort
+
+    return {k: ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
+        np.ascontiguousarray(a).view(np.uint16), onnx.TensorProto.BFLOAT16)
+        if a.dtype.name == "bfloat16" else a for k, a in batch.items()}
 
 
 _PROTOBUF_LIMIT = 2**31 - 2**24  # serialised protobufs stop at 2 GiB; keep a margin
