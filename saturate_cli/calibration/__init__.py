@@ -58,6 +58,6 @@ def _from_paths(specs: list[InputSpec], settings: Settings):
         if specs[0].dtype == "uint8":
             info.note(f"input '{names[0]}' is uint8: raw 0-255 pixels, --mean/--std not applied")
     else:
-        source = records(paths, names)
+        source = records(paths, names, settings.memory_budget)
     batches = rebatch(source, specs, settings.samples, settings.batch_size, info, given)
     return counted(batches, info), info

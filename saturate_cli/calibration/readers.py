@@ -8,24 +8,27 @@ loads pickles: .npy/.npz with allow_pickle=False, .pt with torch.load(weights_on
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from saturate_cli.errors import CalibrationError
+from saturate_cli.errors import CalibrationError, ResourceError, size_text
 
 Record = dict  # key (str name/stem or int position) -> array
 ARRAY_SUFFIXES = (".npy", ".npz", ".pt", ".pth", ".pb")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def read_records(path: Path, names: list[str]) -> Iterator[Record]:
+def read_records(path: Path, names: list[str], budget: int | None = None) -> Iterator[Record]:
     """The records one file holds (most files hold one; a .pt list of dicts holds several).
 
     A .pb tensor is keyed by its TensorProto name when that is one of the model's input `names`,
-    else by its file stem (input_0, input_1 ... map by position).
+    else by its file stem (input_0, input_1 ... map by position). A zip (.npz, .pt) that would
+    unpack to more than `budget` bytes is refused before anything is decompressed.
     """
+    _check_unpacked_size(path, budget)
     suffix = path.suffix.lower()
     if suffix in (".pt", ".pth"):
         yield from _torch_records(path)
@@ -36,6 +39,20 @@ def read_records(path: Path, names: list[str]) -> Iterator[Record]:
         yield _numpy_record(path)
 
 
+def _check_unpacked_size(path: Path, budget: int | None) -> None:
+    """A zip's members declare their unpacked sizes, and zipfile never reads past them."""
+    if budget is None:
+        return
+    try:
+        with zipfile.ZipFile(path) as z:
+            total = sum(info.file_size for info in z.infolist())
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError):
+        return  # not a zip (or a broken one): the reader below says what is wrong
+    if total > budget:
+        raise ResourceError(f"{path}: unpacks to {size_text(total)}, over the memory budget of "
+                            f"{size_text(budget)} (--memory-budget)")
+
+
 def _numpy_record(path: Path) -> Record:
     try:
         if path.suffix.lower() == ".npz" or zipfile.is_zipfile(path):
@@ -43,7 +60,8 @@ def _numpy_record(path: Path) -> Record:
                 record = {k: data[k] for k in data.files}
         else:  # memory-mapped: batches are copied out of it one at a time
             record = {path.stem: np.load(path, mmap_mode="r", allow_pickle=False)}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError,
+            RuntimeError, zlib.error) as exc:  # zipfile: unsupported/encrypted/corrupt members
         raise CalibrationError(f"{path}: not a readable .npy/.npz file "
                                f"({' '.join(str(exc).split())[:200]})") from None
     if not record:

@@ -86,19 +86,20 @@ def image_files(paths: list[Path]) -> Iterator[Path]:
                 yield from files
 
 
-def records(paths: list[Path], names: list[str]) -> Iterator[tuple[str, Record]]:
+def records(paths: list[Path], names: list[str],
+            budget: int | None = None) -> Iterator[tuple[str, Record]]:
     """(where, record) for every record under the paths, read lazily in the stable order."""
     if len(paths) > 1 and all(p.is_file() for p in paths) and _is_file_set(paths, names):
-        yield _read_set(paths, names)
+        yield _read_set(paths, names, budget)
         return
     for path in paths:
         groups = [[path]] if path.is_file() else tree(path, ARRAY_SUFFIXES)
         for files in groups:
             if len(files) > 1 and _is_file_set(files, names):
-                yield _read_set(files, names)
+                yield _read_set(files, names, budget)
                 continue
             for file in files:
-                for record in read_records(file, names):
+                for record in read_records(file, names, budget):
                     yield str(file), record
                     del record  # not held while the next file is read
 
@@ -111,11 +112,11 @@ def _is_file_set(files: list[Path], names: list[str]) -> bool:
         s in names or (position(s) is not None and position(s) < len(names)) for s in stems)
 
 
-def _read_set(files: list[Path], names: list[str]) -> tuple[str, Record]:
+def _read_set(files: list[Path], names: list[str], budget: int | None) -> tuple[str, Record]:
     where = str(files[0].parent) if len({f.parent for f in files}) == 1 else str(files[0])
     merged: Record = {}
     for file in files:
-        for key, array in next(read_records(file, names)).items():
+        for key, array in next(read_records(file, names, budget)).items():
             if key in merged:
                 raise CalibrationError(f"{file}: a second array for '{key}' in the file set "
                                        f"{where}")

@@ -42,6 +42,8 @@ def calibration_cases(d: Path) -> list[Case]:
     truncated = d / "truncated.npy"
     truncated.write_bytes(npy("full.npy", good).read_bytes()[:100])
     (d / "random.npy").write_bytes(rng.bytes(1000))
+    bomb = d / "deflate_bomb.npz"  # 16 MiB of zeros in a few KiB
+    np.savez_compressed(bomb, x=np.zeros((2**19, 8), np.float32))
     nan = good.copy()
     nan[::3, ::2] = np.nan
     marker = str(d / _EVIL_MARKER)
@@ -65,6 +67,10 @@ def calibration_cases(d: Path) -> list[Case]:
               marker=marker),
         _case("calib_wrong_name", ab, _npz(d / "wrong_name.npz", a=good, c=good),
               "arrays a, c for inputs a, b", mentions="'b'"),
+        Case("calib_deflate_bomb", (str(x), "--calibration", str(bomb), "--memory-budget",
+                                    "4MB"), FAIL, bomb.name,
+             "a compressed .npz unpacking to 16 MiB, budget 4 MB: refused before unpacking",
+             mentions="memory budget"),
         _case("calib_nan", x, npy("nan.npy", nan), "NaN in the data: reported, not refused", RAN,
               codes=("SAT301",), note="NaN"),
         _case("calib_constant", x, npy("ones.npy", np.ones((16, 8), np.float32)),
