@@ -14,7 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
-from saturate_cli.errors import CalibrationError, ResourceError, size_text
+from saturate_cli.budget import refuse_over, zip_unpacked_size
+from saturate_cli.errors import CalibrationError
 
 Record = dict  # key (str name/stem or int position) -> array
 ARRAY_SUFFIXES = (".npy", ".npz", ".pt", ".pth", ".pb")
@@ -40,17 +41,9 @@ def read_records(path: Path, names: list[str], budget: int | None = None) -> Ite
 
 
 def _check_unpacked_size(path: Path, budget: int | None) -> None:
-    """A zip's members declare their unpacked sizes, and zipfile never reads past them."""
-    if budget is None:
-        return
-    try:
-        with zipfile.ZipFile(path) as z:
-            total = sum(info.file_size for info in z.infolist())
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError):
-        return  # not a zip (or a broken one): the reader below says what is wrong
-    if total > budget:
-        raise ResourceError(f"{path}: unpacks to {size_text(total)}, over the memory budget of "
-                            f"{size_text(budget)} (--memory-budget)")
+    unpacked = zip_unpacked_size(path) if budget is not None else None
+    if unpacked is not None:
+        refuse_over(path, unpacked, budget, "unpacks to")
 
 
 def _numpy_record(path: Path) -> Record:

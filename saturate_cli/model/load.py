@@ -5,6 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from saturate_cli.budget import refuse_over, zip_unpacked_size
 from saturate_cli.errors import ModelLoadError
 from saturate_cli.settings import Settings
 
@@ -26,13 +27,18 @@ def load_model(target: str, settings: Settings):
         raise ModelLoadError(f"{target}: no such file")
     if path.is_dir():
         raise ModelLoadError(f"{target}: is a directory, not a model file")
-    if _is_zip(path):
-        return _torch_loader().load_file(path, settings)
-    if path.suffix.lower() in (".pt", ".pth", ".pt2", ".ts", ".ckpt", ".bin"):
+    if _is_zip(path) or path.suffix.lower() in (".pt", ".pth", ".pt2", ".ts", ".ckpt", ".bin"):
+        _check_torch_budget(path, settings.memory_budget)
         return _torch_loader().load_file(path, settings)
     from saturate_cli.model.onnx_handle import OnnxModel
 
     return OnnxModel(path, settings.memory_budget, settings.threads, _providers(settings))
+
+
+def _check_torch_budget(path: Path, budget: int) -> None:
+    """A PyTorch file (or the zip it is) larger than the budget is refused before torch runs."""
+    refuse_over(path, path.stat().st_size, budget, "is")
+    refuse_over(path, zip_unpacked_size(path) or 0, budget, "unpacks to")
 
 
 def _is_zip(path: Path) -> bool:

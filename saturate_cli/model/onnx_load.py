@@ -9,7 +9,8 @@ from pathlib import Path
 import onnx
 from onnx import external_data_helper
 
-from saturate_cli.errors import first_line, size_text, ModelLoadError, ResourceError
+from saturate_cli.budget import refuse_over
+from saturate_cli.errors import first_line, ModelLoadError
 
 _TWO_GB = 2**31 - 1
 
@@ -72,9 +73,7 @@ def read_model(path: Path, memory_budget: int) -> onnx.ModelProto:
         raise ModelLoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if size == 0 or not head:
         raise ModelLoadError(f"{path}: the file is empty")
-    if size > memory_budget:
-        raise ResourceError(f"{path}: the file is {size_text(size)}, over the memory budget "
-                            f"of {size_text(memory_budget)} (--memory-budget)")
+    refuse_over(path, size, memory_budget, "the file is")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises many types
@@ -120,9 +119,7 @@ def _load_external(model: onnx.ModelProto, path: Path, memory_budget: int) -> No
         if t.data_location == onnx.TensorProto.EXTERNAL:
             external = True
             _external_location(t, folder, path)
-    if total > memory_budget:
-        raise ResourceError(f"{path}: the weights need {size_text(total)}, over the memory "
-                            f"budget of {size_text(memory_budget)} (--memory-budget)")
+    refuse_over(path, total, memory_budget, "the weights need")
     if external:
         try:
             external_data_helper.load_external_data_for_model(model, str(folder))

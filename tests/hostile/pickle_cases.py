@@ -67,6 +67,7 @@ def _pickle_cases(d: Path) -> list[Case]:
     except ImportError:
         return cases
     torch.save(payload, d / "evil_zip.pt")
+    torch.save({"w": torch.zeros(2**20)}, d / "big_state.pt")  # 4 MiB
     torch.save({"weight": torch.zeros(2), "extra": payload}, d / "evil_state.pt")
     return cases + [
         _case("pickle_torch_save", d / "evil_zip.pt",
@@ -75,4 +76,6 @@ def _pickle_cases(d: Path) -> list[Case]:
         _case("pickle_in_state_dict", d / "evil_state.pt",
               "a state dict smuggling a code-running object",
               marker=str(marker), mentions="--trust-pickle"),
+        _case("pt_over_budget", d / "big_state.pt", "a 4 MiB checkpoint, --memory-budget 1MB",
+              "--memory-budget", "1MB", mentions="memory budget"),
     ]
