@@ -20,6 +20,7 @@ import pytest
 
 from hostile.contract import FAST, check, codes_of, inspect
 from hostile.make_corpus import Case, Evil, build_corpus
+from saturate_cli.render import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_LOADER = ROOT / "saturate_cli" / "model" / "torch_load.py"
@@ -61,6 +62,15 @@ def test_no_activation_note_in_text(tmp_path):
     result = inspect(case.args, tmp_path / "out.txt", "--format", "text")
     assert result.exit_code == 0
     assert "no activation" in (tmp_path / "out.txt").read_text()
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_not_covered_in_every_format(fmt, tmp_path):
+    """The Sigmoid inside the If body is named as not covered whatever the output format."""
+    out = tmp_path / f"out.{fmt}"
+    result = inspect(CASES["if_subgraph"].args, out, "--format", fmt)
+    assert result.exit_code in (0, 1), result.stderr
+    assert "then_act" in out.read_text()
 
 
 def test_debug_shows_the_traceback():
