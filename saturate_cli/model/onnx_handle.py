@@ -148,7 +148,7 @@ class OnnxModel:
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:
-            if model.ByteSize() < _PROTOBUF_LIMIT:
+            if model.ByteSize() < _IN_MEMORY:
                 return ort.InferenceSession(model.SerializeToString(), options,
                                             providers=self.providers)
             return _session_from_disk(model, options, self.providers)
@@ -239,18 +239,25 @@ def _ort_feed(batch: Batch) -> dict:
 
 
 _PROTOBUF_LIMIT = 2**31 - 2**24  # serialised protobufs stop at 2 GiB; keep a margin
+_IN_MEMORY = 2**26  # larger models reach onnxruntime through a temporary file
 
 
 def _session_from_disk(model: onnx.ModelProto, options, providers):
-    """Models over 2 GiB: write the private copy with external data to a temporary folder."""
+    """Large models go through a temporary file: onnxruntime loading a path holds less memory
+    at once than loading bytes, and over 2 GiB the weights must be external data anyway."""
     import tempfile
 
     import onnxruntime as ort
 
     with tempfile.TemporaryDirectory(prefix="saturate-") as folder:
         path = str(Path(folder) / "instrumented.onnx")
-        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                        location="weights.bin", size_threshold=1024)
+        if model.ByteSize() < _PROTOBUF_LIMIT:
+            onnx.save_model(model, path)
+        else:  # saving as external data moves the weights out of the proto: save a copy
+            copy = onnx.ModelProto()
+            copy.CopyFrom(model)
+            onnx.save_model(copy, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location="weights.bin", size_threshold=1024)
         return ort.InferenceSession(path, options, providers=providers)
 
 

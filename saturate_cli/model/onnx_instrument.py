@@ -1,5 +1,5 @@
-"""Append reduction nodes to a private copy of an ONNX model, so the runtime hands back
-kilobytes of statistics per batch instead of every activation tensor.
+"""Append reduction nodes to an ONNX model (for as long as its session is being built), so the
+runtime hands back kilobytes of statistics per batch instead of every activation tensor.
 
 Per site and batch the instrumented graph returns: the element count, float64 sum and sum of
 squares, min, max, per-unit counts of values in each saturated tail, a strided subsample for the
@@ -9,8 +9,9 @@ histogram, and for softmax sites the number of rows and of collapsed rows.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 import onnx
@@ -107,27 +108,43 @@ class _Builder:
 _NP_OF = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
 
 
-def instrument(
+@contextmanager
+def instrumented(
     model: onnx.ModelProto, sites: list[tuple[Site, Optional[float], Optional[float]]],
     elem_types: dict[str, int], opset: int, softmax_tau: float,
-) -> tuple[onnx.ModelProto, dict[str, SiteOutputs]]:
-    """A copy of `model` whose outputs are the statistics of each (site, low, high)."""
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    b = _Builder(out, opset, "__saturate_")
+) -> Iterator[tuple[onnx.ModelProto, dict[str, SiteOutputs]]]:
+    """`model` itself, whose outputs are for a while the statistics of each (site, low, high).
+
+    The nodes are appended in place and removed on exit: no copy of the weights is made (build
+    the runtime session inside the `with`).
+    """
+    graph = model.graph
+    n_nodes, n_inits = len(graph.node), len(graph.initializer)
+    saved = [_copy(vi) for vi in graph.output]
+    b = _Builder(model, opset, "__saturate_")
     probs = _prob_outputs(model)
     outputs: dict[str, SiteOutputs] = {}
     for site, low, high in sites:
         outputs[site.name] = _site_nodes(b, site, low, high, elem_types.get(site.input),
                                          softmax_tau, probs.get((site.name, site.input)))
-    graph = out.graph
-    graph.node.extend(b.nodes)
-    graph.initializer.extend(b.inits)
-    del graph.output[:]
-    for so in outputs.values():
-        for name in so.names():
-            graph.output.append(helper.make_empty_tensor_value_info(name))
-    return out, outputs
+    try:
+        graph.node.extend(b.nodes)
+        graph.initializer.extend(b.inits)
+        del graph.output[:]
+        graph.output.extend(helper.make_empty_tensor_value_info(name)
+                            for so in outputs.values() for name in so.names())
+        yield model, outputs
+    finally:
+        del graph.node[n_nodes:]
+        del graph.initializer[n_inits:]
+        del graph.output[:]
+        graph.output.extend(saved)
+
+
+def _copy(vi: onnx.ValueInfoProto) -> onnx.ValueInfoProto:
+    out = onnx.ValueInfoProto()
+    out.CopyFrom(vi)
+    return out
 
 
 def _prob_outputs(model: onnx.ModelProto) -> dict[tuple[str, str], tuple[str, str]]:
