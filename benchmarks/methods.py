@@ -117,17 +117,11 @@ def plain_torch(name: str, batches: Batches, threads: int) -> float:
 
 def saturate_torch(name: str, batches: Batches, threads: int) -> float:
     """saturate's PyTorch capture on the same module and batches."""
+    from saturate_cli.model.load import load_model
     from saturate_cli.settings import Settings
 
-    try:
-        from saturate_cli.model import torch_load
-    except ImportError as exc:
-        raise Unavailable(f"no PyTorch path yet ({exc})") from None
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    handle = torch_load.from_module(models.build_torch(name), Settings(threads=threads))
+    target = f"{Path(models.__file__)}:{name}"
+    handle = load_model(target, Settings(threads=threads, input_shapes=models.SHAPES[name]))
     return _clock(lambda: handle.collect(batches(), 0.05, 0.01))
 
 

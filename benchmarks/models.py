@@ -113,6 +113,20 @@ def build_torch(name: str):
     return model.eval()
 
 
+def resnet18():
+    """Factory target for `saturate inspect benchmarks/models.py:resnet18`."""
+    return build_torch("resnet18")
+
+
+def bert():
+    """Factory target for `saturate inspect benchmarks/models.py:bert`."""
+    return build_torch("bert")
+
+
+SHAPES = {"resnet18": {"x": (2, 3, 224, 224)},
+          "bert": {"input_ids": (2, SEQ), "attention_mask": (2, SEQ)}}
+
+
 def example_inputs(name: str, batch: int, seed: int = 0) -> dict:
     """One batch of calibration inputs (numpy), deterministic in `seed`.
 

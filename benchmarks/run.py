@@ -1,0 +1,157 @@
+"""Benchmark saturate against plain inference and the peers, interleaved, in fresh processes.
+
+    .venv/bin/python benchmarks/run.py            # the recorded run (~10 min on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # a 1-2 minute smoke run
+
+Every measurement is one fresh process (peak RSS belongs to that method alone). Repetitions
+are interleaved (rep 1 of every method, then rep 2, ...) so machine noise hits all alike; the
+table shows medians and ratios to the plain-inference floor of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import models  # noqa: E402
+import procs  # noqa: E402
+import table  # noqa: E402
+
+PY = sys.executable
+SATURATE = [PY, "-m", "saturate_cli"]
+LOOP_METHODS = ("plain-onnx", "saturate-onnx", "ort-minmax", "ort-entropy", "ort-percentile",
+                "plain-torch", "saturate-torch", "torchlens")
+MEMORY_METHODS = ("plain-onnx", "saturate-onnx", "ort-minmax", "ort-percentile", "plain-torch",
+                  "saturate-torch")
+SIZES = {"resnet18": (6, 8), "bert": (6, 4)}  # (batches, batch size)
+QUICK_SIZES = {"resnet18": (3, 4), "bert": (3, 2)}
+
+
+def worker(method: str, name: str, batches: int, size: int, threads: int) -> list[str]:
+    return [PY, str(HERE / "worker.py"), method, name, str(batches), str(size), str(threads)]
+
+
+def data_file(name: str, batches: int, size: int) -> Path:
+    """The calibration .npz both whole-process commands read (same batches)."""
+    path = models.CACHE / f"{name}_{batches}x{size}.npz"
+    if not path.exists():
+        import numpy as np
+
+        pool = [models.example_inputs(name, size, seed) for seed in range(2)]
+        arrays = {k: np.concatenate([pool[i % 2][k] for i in range(batches)]) for k in pool[0]}
+        np.savez(path, **arrays)
+    return path
+
+
+def whole_jobs(name: str, batches: int, size: int, threads: int) -> dict[str, list[str]]:
+    model, data = str(models.onnx_path(name)), str(data_file(name, batches, size))
+    return {
+        "plain-onnx (whole process)": [PY, str(HERE / "plain_infer.py"), model, data,
+                                       str(size), str(threads)],
+        "saturate inspect (whole process)": SATURATE + [
+            "inspect", model, "-c", data, "-n", str(batches * size), "-b", str(size),
+            "--format", "json", "-q", "--threads", str(threads)],
+    }
+
+
+def interleaved(jobs: dict, reps: int, log) -> dict[str, list[procs.Run]]:
+    """Run every job `reps` times, one repetition of each at a time."""
+    runs: dict[str, list[procs.Run]] = {key: [] for key in jobs}
+    for rep in range(reps):
+        for key, cmd in jobs.items():
+            r = procs.run(cmd)
+            runs[key].append(r)
+            log(f"  rep {rep + 1}/{reps} {key[0]:<9} {key[1]:<34} {_brief(r)}")
+            if r.result and ("skipped" in r.result or "error" in r.result):
+                jobs = {k: v for k, v in jobs.items() if k != key}  # no use repeating
+    return runs
+
+
+def _brief(r: procs.Run) -> str:
+    res = r.result or {}
+    if "seconds" in res:
+        return f"{res['seconds']:.2f} s loop, {r.wall:.2f} s wall, {r.peak_mb:.0f} MB"
+    return res.get("skipped") or res.get("error") or f"exit {r.code}, {r.wall:.2f} s"
+
+
+def summarise(runs: dict[str, list[procs.Run]]) -> dict:
+    """Medians per (model, method)."""
+    out = {}
+    for (name, method), rs in runs.items():
+        res = rs[0].result or {}
+        entry = {"peak_mb": statistics.median(r.peak_mb for r in rs), "reps": len(rs)}
+        if "skipped" in res or "error" in res:
+            entry["note"] = res.get("skipped") or res.get("error")
+        elif res.get("seconds") is not None:
+            entry["seconds"] = statistics.median(r.result["seconds"] for r in rs)
+        else:
+            entry["seconds"] = statistics.median(r.wall for r in rs)
+            entry["exit"] = rs[0].code
+        out.setdefault(name, {})[method] = entry
+    return out
+
+
+def startup(reps: int) -> float:
+    """Median whole-process time of `saturate --help`."""
+    return statistics.median(procs.run(SATURATE + ["--help"]).wall for _ in range(reps))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small batches, 3 reps, no 2x mode")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5, quick 3)")
+    ap.add_argument("--models", nargs="+", default=list(models.NAMES), choices=models.NAMES)
+    ap.add_argument("--methods", nargs="+", default=list(LOOP_METHODS), choices=LOOP_METHODS)
+    ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: default)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the 2x-batches memory mode")
+    ap.add_argument("--json", type=Path, default=models.CACHE / "results.json")
+    args = ap.parse_args(argv)
+    reps = args.reps or (3 if args.quick else 5)
+    sizes = QUICK_SIZES if args.quick else SIZES
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    started = time.perf_counter()
+
+    log("building models (cached in benchmarks/.cache) ...")
+    jobs = {}
+    for name in args.models:
+        models.onnx_path(name)
+        n, b = sizes[name]
+        for method in args.methods:
+            jobs[(name, method)] = worker(method, name, n, b, args.threads)
+        for label, cmd in whole_jobs(name, n, b, args.threads).items():
+            jobs[(name, label)] = cmd
+    log(f"timing: {reps} interleaved repetitions")
+    timing = summarise(interleaved(jobs, reps, log))
+
+    memory = {}
+    if not (args.quick or args.no_memory):
+        log("memory: the same batches, then twice as many")
+        mem_jobs = {}
+        for name in args.models:
+            n, b = sizes[name]
+            for method in (m for m in MEMORY_METHODS if m in args.methods):
+                for k in (n, 2 * n):
+                    mem_jobs[(name, f"{method}@{k}")] = worker(method, name, k, b, args.threads)
+        memory = summarise(interleaved(mem_jobs, 1, log))
+
+    help_s = startup(reps)
+    info = {"machine": table.machine(), "python": platform.python_version(),
+            "versions": table.versions(), "reps": reps, "sizes": {m: sizes[m] for m in args.models},
+            "threads": args.threads, "help_seconds": help_s,
+            "elapsed_s": round(time.perf_counter() - started, 1)}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"info": info, "timing": timing, "memory": memory}, indent=1))
+    print(table.render(info, timing, memory))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

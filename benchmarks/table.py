@@ -1,0 +1,86 @@
+"""Markdown tables of a benchmark run: medians, ratios to the plain-inference floor, memory."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+
+BASELINE = {"plain-torch": "plain-torch", "saturate-torch": "plain-torch",
+            "torchlens": "plain-torch"}
+WHOLE = "plain-onnx (whole process)"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()}"
+
+
+def versions() -> dict:
+    out = {}
+    for pkg in ("onnxruntime", "onnx", "numpy", "torch", "polygraphy", "torchlens"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _base(method: str) -> str:
+    if "whole process" in method:
+        return WHOLE
+    return BASELINE.get(method, "plain-onnx")
+
+
+def _ratio(a, b) -> str:
+    return f"{a / b:.2f}×" if a is not None and b else "–"
+
+
+def render(info: dict, timing: dict, memory: dict) -> str:
+    lines = [f"Machine: {info['machine']}; Python {info['python']}; "
+             + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
+             f"Medians of {info['reps']} interleaved runs, each in a fresh process; "
+             f"threads={info['threads'] or 'default'}.", ""]
+    for name, rows in timing.items():
+        n, b = info["sizes"][name]
+        lines += [f"### {name}: {n} batches of {b}", "",
+                  "| method | time (s) | × floor | peak RSS (MB) | × floor |",
+                  "|---|---|---|---|---|"]
+        for method, e in rows.items():
+            base = rows.get(_base(method), {})
+            if "note" in e:
+                lines.append(f"| {method} | {e['note'][:70]} | – | – | – |")
+                continue
+            lines.append(f"| {method} | {e['seconds']:.2f} | {_ratio(e['seconds'], base.get('seconds'))}"
+                         f" | {e['peak_mb']:.0f} | {_ratio(e['peak_mb'], base.get('peak_mb'))} |")
+        lines += _speedups(rows) + [""]
+    if memory:
+        lines += ["### peak RSS when the batch count doubles", "",
+                  "| model | method | N batches (MB) | 2N batches (MB) | growth |", "|---|---|---|---|---|"]
+        for name, rows in memory.items():
+            for method in dict.fromkeys(m.split("@")[0] for m in rows):
+                pair = [e for m, e in rows.items() if m.split("@")[0] == method]
+                if any("note" in e for e in pair) or len(pair) != 2:
+                    lines.append(f"| {name} | {method} | {pair[0].get('note', '–')[:60]} | – | – |")
+                    continue
+                lines.append(f"| {name} | {method} | {pair[0]['peak_mb']:.0f} | "
+                             f"{pair[1]['peak_mb']:.0f} | {_ratio(pair[1]['peak_mb'], pair[0]['peak_mb'])} |")
+        lines.append("")
+    lines.append(f"`saturate --help` (whole process, median): {info['help_seconds']:.3f} s")
+    return "\n".join(lines)
+
+
+def _speedups(rows: dict) -> list[str]:
+    sat = rows.get("saturate-onnx", {}).get("seconds")
+    out = []
+    for peer in ("ort-entropy", "ort-percentile", "ort-minmax"):
+        t = rows.get(peer, {}).get("seconds")
+        if sat and t:
+            out.append(f"saturate-onnx is {t / sat:.1f}× faster than {peer}.")
+    return [""] + out if out else []
