@@ -17,6 +17,7 @@ import typer
 
 from saturate_cli import __version__
 from saturate_cli.cli_fix import fix
+from saturate_cli.cli_guard import fail, guarded
 
 app = typer.Typer(
     name="saturate",
@@ -66,14 +67,6 @@ def _root(
     """Find saturated activations and dead units in neural networks (ONNX and PyTorch)."""
 
 
-def _fail(message: str, code: int = 2) -> "typer.Exit":
-    """Print one line on stderr and return the Exit to raise."""
-    one_line = " ".join(message.split())
-    sys.stderr.write(f"saturate: error: {one_line}\n")
-    sys.stderr.flush()
-    return typer.Exit(code)
-
-
 def _parse_bytes(text: Optional[str]) -> Optional[int]:
     if text is None:
         return None
@@ -85,7 +78,7 @@ def _parse_bytes(text: Optional[str]) -> Optional[int]:
     try:
         return int(float(number) * units[t[len(number):]])
     except (ValueError, KeyError):
-        raise _fail(f"--memory-budget '{text}': expected a size like 8GiB or 512MB") from None
+        raise fail(f"--memory-budget '{text}': expected a size like 8GiB or 512MB") from None
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -208,29 +201,12 @@ def inspect(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
     """Measure the inputs of every activation on calibration data and flag saturation."""
-    from saturate_cli.errors import SaturateError
-
-    try:
-        run = _configure(ctx, verbose)
-        code = _inspect(models, format, output, "never" if exit_zero else fail_on.value,
-                        calibration, synthetic.value, input_shape, samples, batch_size, seed, tau,
-                        softmax_tau, threads, device, _parse_bytes(memory_budget), trust_pickle,
-                        quiet, (mean, std, int_range, layout, mask_padding), run, step_summary,
-                        (weights, factory_arg))
-    except SaturateError as exc:
-        if debug:
-            raise
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
-    except (typer.Exit, SystemExit):
-        raise
-    except Exception as exc:  # noqa: BLE001 - a crash must still be one line and exit 2
-        if debug:
-            raise
-        raise _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
-                    "traceback)") from None
-    raise typer.Exit(code)
+    guarded(lambda: _inspect(
+        models, format, output, "never" if exit_zero else fail_on.value, calibration,
+        synthetic.value, input_shape, samples, batch_size, seed, tau, softmax_tau, threads, device,
+        _parse_bytes(memory_budget), trust_pickle, quiet, (mean, std, int_range, layout,
+                                                          mask_padding),
+        _configure(ctx, verbose), step_summary, (weights, factory_arg)), debug)
 
 
 def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, samples,
@@ -337,7 +313,7 @@ def rules(code: Annotated[Optional[str], typer.Argument(help="A rule code, e.g. 
         return
     r = RULES.get(code.upper())
     if r is None:
-        raise _fail(f"unknown rule '{code}'; `saturate rules` lists them")
+        raise fail(f"unknown rule '{code}'; `saturate rules` lists them")
     typer.echo(f"{r.code} ({r.name}), default severity {r.severity}\n\n{r.summary}.\n\n"
                f"{r.explanation}\n\nRemedy: {r.remedy}")
 

@@ -37,29 +37,6 @@ class FixResult:
     skipped: list = field(default_factory=list)
 
 
-def _materialize(g: GraphView, tensor: str) -> Optional[np.ndarray]:
-    """The value a node input receives from an initializer through Identity/Transpose/Cast."""
-    if tensor in g.initializers:
-        return numpy_helper.to_array(g.initializers[tensor])
-    node = g.producer.get(tensor)
-    if node is None:
-        return None
-    if node.op_type == "Constant":
-        return g.constant(tensor)
-    if node.op_type not in _CHAIN:
-        return None
-    value = _materialize(g, node.input[0])
-    if value is None:
-        return None
-    if node.op_type == "Transpose":
-        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
-        return np.transpose(value, perm)
-    if node.op_type == "Cast":
-        to = next(a.i for a in node.attribute if a.name == "to")
-        return value.astype(onnx.helper.tensor_dtype_to_np_dtype(to))
-    return value
-
-
 def _resolves_to(g: GraphView, tensor: str, initializer: str) -> bool:
     for _ in range(6):
         if tensor == initializer:
@@ -101,7 +78,7 @@ def _transform_input(model, g, nodes, initializer: str, change) -> Optional[str]
     for node in nodes:
         for i, tensor in enumerate(node.input):
             if tensor and _resolves_to(g, tensor, initializer):
-                value = _materialize(g, tensor)
+                value = g.constant(tensor)
                 if value is None:
                     return None
                 fixed = change(value.astype(np.float64)).astype(value.dtype)

@@ -35,7 +35,8 @@ class GraphView:
         return node.name or f"{node.op_type}_{self.index[id(node)]}"
 
     def constant(self, tensor: str) -> Optional[np.ndarray]:
-        """The value of a constant tensor (initializer, Constant node, through Identity/Cast)."""
+        """The value of a constant tensor (initializer, Constant node, through Identity, Cast
+        and Transpose)."""
         if tensor in self._const_cache:
             return self._const_cache[tensor]
         value = self._constant(tensor, depth=0)
@@ -59,9 +60,14 @@ class GraphView:
                 if attr.name in ("value_floats", "value_ints"):
                     return np.array(onnx.helper.get_attribute_value(attr))
             return None
-        if node.op_type in ("Identity", "Cast") and node.input:
-            return self._constant(node.input[0], depth + 1)
-        return None
+        if node.op_type not in ("Identity", "Cast", "Transpose") or not node.input:
+            return None
+        value = self._constant(node.input[0], depth + 1)
+        if value is None or node.op_type == "Identity":
+            return value
+        if node.op_type == "Cast":
+            return value.astype(onnx.helper.tensor_dtype_to_np_dtype(attr(node, "to")))
+        return np.transpose(value, attr(node, "perm"))
 
     def scalar(self, tensor: str) -> Optional[float]:
         """A constant tensor's value when it holds exactly one number."""
