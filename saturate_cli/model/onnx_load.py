@@ -3,6 +3,7 @@ a size budget checked before anything large is allocated."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -150,11 +151,12 @@ def _stored_values(t: onnx.TensorProto):
 def _check_tensor_sizes(model: onnx.ModelProto, path: Path) -> None:
     """Every initializer / constant holds exactly the values its dims declare."""
     for t in _all_tensors(model.graph):
-        want = 1
-        for d in t.dims:
-            want *= int(d)
+        if min(t.dims, default=0) < 0 or math.prod(max(int(d), 1) for d in t.dims) >= 2**59:
+            raise ModelLoadError(f"{path}: tensor '{t.name}' declares impossible dims "
+                                 f"{list(t.dims)}; the file is corrupt")
+        want = math.prod(int(d) for d in t.dims)
         have = _stored_values(t)
-        if have is not None and (have != want or min(t.dims, default=0) < 0):
+        if have is not None and have != want:
             raise ModelLoadError(f"{path}: tensor '{t.name}' holds {have} values but its dims "
                                  f"{list(t.dims)} declare {want}; the file is corrupt")
 

@@ -105,6 +105,10 @@ def protobuf_cases(d: Path) -> list[Case]:
     no_ir.ir_version = 0
     future_ir = om.gemm_act()
     future_ir.ir_version = 99
+    odd_dims = om.gemm_act()
+    odd_dims.graph.initializer[0].ClearField("raw_data")
+    del odd_dims.graph.initializer[0].dims[:]
+    odd_dims.graph.initializer[0].dims.extend([0, 2**62])
     no_graph = helper.make_model(helper.make_graph([], "g", [], []))
     no_graph.ClearField("graph")
     files = {
@@ -112,6 +116,7 @@ def protobuf_cases(d: Path) -> list[Case]:
         "future_ir": (future_ir, "ir_version 99"),
         "no_graph": (no_graph, "a ModelProto without a graph"),
         "checker_fail": (om.dangling_input(), "fails onnx.checker (undefined input)"),
+        "impossible_dims": (odd_dims, "an initializer declared [0, 2^62]: numpy cannot hold it"),
         "unknown_op": (om.op_model("FrobnicateAll"), "unknown op in the default domain"),
         "unknown_domain": (om.op_model("Frob", "com.example.evil"), "op from an unknown domain"),
         "future_opset": (om.op_model("Relu", opset=99), "opset 99, newer than the runtime"),
