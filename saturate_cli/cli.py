@@ -15,6 +15,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from saturate_cli.settings import DEFAULTS
 from saturate_cli import __version__
 from saturate_cli.cli_fix import fix
 from saturate_cli.cli_guard import fail, guarded
@@ -137,10 +138,10 @@ def inspect(
     input_shape: Annotated[Optional[List[str]], typer.Option(
         "--input-shape", help="Shape of a dynamic input, e.g. x=1x3x224x224; repeatable.")] = None,
     samples: Annotated[int, typer.Option("--samples", "-n", min=1,
-                                         help="Calibration samples to use.")] = 128,
+                                         help="Calibration samples to use.")] = DEFAULTS.samples,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1,
-                                            help="Samples per batch.")] = 16,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for synthetic data.")] = 0,
+                                            help="Samples per batch.")] = DEFAULTS.batch_size,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for synthetic data.")] = DEFAULTS.seed,
     int_range: Annotated[Optional[str], typer.Option(
         "--int-range", help="Synthetic integer inputs from [LO, HI), e.g. 0,30522 (default: the "
                             "embedding table's rows).", show_default=False)] = None,
@@ -158,10 +159,10 @@ def inspect(
         show_default=False)] = None,
     tau: Annotated[float, typer.Option(
         "--tau", min=1e-6, max=0.5,
-        help="Saturated where |f'| < tau * max|f'| (everywhere beyond).")] = 0.05,
+        help="Saturated where |f'| < tau * max|f'| (everywhere beyond).")] = DEFAULTS.tau,
     softmax_tau: Annotated[float, typer.Option(
         "--softmax-tau", min=1e-6, max=0.5,
-        help="Softmax row collapsed when max probability > 1 - this.")] = 0.01,
+        help="Softmax row collapsed when max probability > 1 - this.")] = DEFAULTS.softmax_tau,
     threads: Annotated[int, typer.Option("--threads", min=0,
                                          help="Intra-op threads (0: runtime default).")] = 0,
     device: Annotated[Optional[str], typer.Option(

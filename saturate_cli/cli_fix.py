@@ -8,6 +8,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from saturate_cli.settings import DEFAULTS
 from saturate_cli.cli_guard import guarded
 
 
@@ -21,9 +22,9 @@ def fix(
         "--calibration", "-c", help="Calibration data (as for inspect); repeatable.")] = None,
     input_shape: Annotated[Optional[List[str]], typer.Option(
         "--input-shape", help="Shape of a dynamic input, e.g. x=1x3x224x224.")] = None,
-    samples: Annotated[int, typer.Option("--samples", "-n", min=1)] = 128,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = 16,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    samples: Annotated[int, typer.Option("--samples", "-n", min=1)] = DEFAULTS.samples,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = DEFAULTS.batch_size,
+    seed: Annotated[int, typer.Option("--seed")] = DEFAULTS.seed,
     max_steps: Annotated[int, typer.Option(
         "--max-steps", min=1, help="At most this many sites are changed.")] = 32,
     json_report: Annotated[bool, typer.Option(

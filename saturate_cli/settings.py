@@ -77,3 +77,6 @@ class Settings:
             "ignore": list(self.ignore),
             "per_site_ignores": {k: list(v) for k, v in self.per_site_ignores.items()},
         }
+
+
+DEFAULTS = Settings()  # what the CLI shows as defaults; the one source of them
