@@ -45,4 +45,8 @@ def render(reports: list[Report]) -> str:
     verdict = "fails" if MultiReport(tuple(reports)).exit_code else "passes"
     lines = ["## saturate", "", f"{len(reports)} model(s); the check {verdict}.", ""]
     lines += summary_table(reports) + ["", "### Findings", ""] + findings_table(reports)
+    notes = [f"- {cell(relative_to_cwd(r.model['path']))}: {cell(n)}" for r in reports
+             for n in r.notes]
+    if notes:
+        lines += ["", "### Notes", ""] + notes
     return "\n".join(lines) + "\n"

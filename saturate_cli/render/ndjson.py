@@ -23,6 +23,7 @@ def records(report: Report) -> list[str]:
     lines += [_record("finding", model, dict(f.to_dict(), site=f.site)) for f in report.findings]
     lines += [_record("suppressed", model, dict(f.to_dict(), site=f.site))
               for f in report.suppressed]
+    lines += [_record("note", model, {"note": n}) for n in report.notes]
     lines.append(_record("summary", model, report.summary()))
     return lines
 
