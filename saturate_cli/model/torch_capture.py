@@ -103,8 +103,7 @@ class _Pass:
             if info is not None:
                 bias = kwargs.get("bias", args[2] if len(args) > 2 else None)
                 bias_name = params[id(bias)][0] if id(bias) in params else None
-                self.remember(out, describe(info[1], type(info[2]).__name__, info[0], weight,
-                                            bias_name))
+                self.remember(out, self.capture.describe(info, weight, bias_name))
             return
         source = self.producer_of(args[0]) if isinstance(args[0], torch.Tensor) else None
         if source is None:
@@ -157,6 +156,7 @@ class EagerCapture:
         self.not_covered = [NotCovered(path, type(m).__name__, _OPAQUE[type(m).__name__])
                             for path, m in model.named_modules() if type(m).__name__ in _OPAQUE]
         self._state: Optional[_Pass] = None
+        self._producers: dict[tuple, Optional[Producer]] = {}
         for module in model.modules():
             if module is not model:
                 module.register_forward_pre_hook(self._pre)
@@ -169,6 +169,15 @@ class EagerCapture:
     def _post(self, module, args, out):
         if self._state is not None:
             self._state.leave()
+
+    def describe(self, info: tuple, weight: torch.Tensor, bias: Optional[str]):
+        """The Producer of a parameter's layer, computed once per parameter version (its weight
+        std is a full pass over the weight: BERT's 49 linears cost as much as the forward)."""
+        key = (id(weight), weight._version, bias)
+        if key not in self._producers:
+            self._producers[key] = describe(info[1], type(info[2]).__name__, info[0], weight,
+                                            bias)
+        return self._producers[key]
 
     def fused(self, name: str, op: str) -> None:
         if all(u.name != name for u in self.not_covered):

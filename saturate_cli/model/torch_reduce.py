@@ -1,13 +1,14 @@
 """Reduce one activation input to a few numbers on its own device, and keep per-site totals.
 
 The same per-batch quantities as the ONNX in-graph instrumentation (onnx_instrument.py): count,
-float64 sum and sum of squares, min, max, per-unit tail counts, a strided subsample for the
+sum and (shifted) sum of squares, min, max, per-unit tail counts, a strided subsample for the
 histogram, softmax rows / collapsed rows / a row sample. Only those small results leave the
 device; a batch with NaN/Inf is measured exactly with the numpy path instead.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -42,41 +43,104 @@ def _host(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float64).numpy()
 
 
-def _unit_count(mask: torch.Tensor, axis: Optional[int]) -> np.ndarray:
-    if axis is None or mask.dim() == 0:
-        return np.asarray(int(torch.count_nonzero(mask)), np.int64)
-    others = tuple(a for a in range(mask.dim()) if a != axis)
-    counts = torch.count_nonzero(mask, dim=others) if others else mask.to(torch.int64)
-    return counts.to("cpu", torch.int64).numpy()
+# Above this magnitude float32 sums of squares may overflow (BERT masks put -3.4e38 into
+# softmax inputs): such a tensor is scaled by a power of two first (exact for all but values
+# below ~1e-24 of the largest, which cannot move its sums), the sums scaled back in float64.
+_SAFE_EXPONENT = 46
+
+
+def _squares(w: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Sum of (w - shift)^2 with torch's cascade summation (a BLAS dot drifts by ~1e-4)."""
+    d = w - shift
+    return d.mul_(d).sum()
+
+
+def _counts(mask: torch.Tensor, others: list, size: int) -> torch.Tensor:
+    """Per-unit count of a mask (an int64 sum of bools over dims is ~10x slower than int32)."""
+    if not others:
+        return mask
+    return mask.sum(dim=others, dtype=torch.int32 if size < 2**31 else torch.int64)
 
 
 def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float) -> Reductions:
-    """The per-batch reductions of one tensor, computed where it lives."""
+    """The per-batch reductions of one tensor, computed where it lives.
+
+    Float32 tensors are reduced in float32 with cascade sums: the sum of squares is taken about
+    the batch mean (no cancellation) and handed over as `m2 + total^2/n` in float64, so the
+    moments keep ~1e-7 relative accuracy; counts, min and max are exact. Two host transfers:
+    min/max first (a non-finite batch stops there and is measured exactly by the numpy path),
+    then every other result in one concatenated float64 vector.
+    """
     x = x.detach()
     if x.dtype not in _MEASURED:
         x = x.float()
     size = x.numel()
     if size == 0:
         return Reductions(0, 0.0, 0.0, float("inf"), float("-inf"), np.zeros(0))
-    xd = x.to(torch.float64)
-    flat = xd.reshape(-1)
-    lo, hi = torch.aminmax(xd)
-    scalars = torch.stack([flat.sum(), torch.dot(flat, flat), lo, hi]).tolist()
-    r = Reductions(size, *scalars, sample=_host(x.reshape(-1)[:: sample_step(size)]))
-    if plan.unit_axis is not None and xd.dim() >= 2:
-        r.unit_sum = _host(xd.sum(dim=[a for a in range(xd.dim()) if a != plan.unit_axis]))
-    if plan.low is not None:
-        r.unit_low = _unit_count(xd <= plan.low, plan.unit_axis)
-    if plan.high is not None:
-        r.unit_high = _unit_count(xd >= plan.high, plan.unit_axis)
-    if plan.softmax_axis is not None and x.dim() >= 1:
-        top = x.amax(dim=plan.softmax_axis, keepdim=True)
-        mass = torch.exp(x - top).sum(dim=plan.softmax_axis)
-        limit = torch.tensor(1.0 / (1.0 - softmax_tau), dtype=x.dtype, device=x.device)
-        r.rows, r.collapsed = int(mass.numel()), int((mass < limit).sum())
-        rows = x.movedim(plan.softmax_axis, -1).reshape(-1, x.shape[plan.softmax_axis])
-        r.row_sample = _host(rows[:ROWS_PER_BATCH])
+    lo, hi = (float(v) for v in torch.stack(torch.aminmax(x)).tolist())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return Reductions(size, math.nan, math.nan, lo, hi, np.zeros(0))
+    scale, w = 1.0, x
+    exponent = math.frexp(max(-lo, hi))[1]
+    if x.dtype == torch.float32 and exponent > _SAFE_EXPONENT:
+        scale = math.ldexp(1.0, _SAFE_EXPONENT - exponent)
+        w = x * scale
+    unit = plan.unit_axis % x.dim() if plan.unit_axis is not None and x.dim() >= 1 else None
+    others = [a for a in range(x.dim()) if a != unit]
+    if unit is not None:
+        unit_sum = w.sum(dim=others) if others else w
+        total = unit_sum.sum(dtype=torch.float64)
+        unit_sum = unit_sum.double() / scale if scale != 1.0 else unit_sum
+    else:
+        total = w.sum(dtype=torch.float64) if w.dtype == torch.float64 else w.sum().double()
+    squares = _squares(w, (total / size).to(w.dtype))
+    if scale != 1.0:
+        total, squares = total.double() / scale, squares.double() / (scale * scale)
+    scalars = [total, squares.double()]
+    vectors = [x.reshape(-1)[:: sample_step(size)].double()]
+    if unit is not None:
+        vectors.append(unit_sum.double())
+    for limit, below in ((plan.low, True), (plan.high, False)):
+        if limit is None:
+            continue
+        mask = x <= limit if below else x >= limit
+        if unit is None:
+            scalars.append(torch.count_nonzero(mask).double())
+        else:
+            vectors.append(_counts(mask, others, size).double())
+    softmax = plan.softmax_axis is not None and x.dim() >= 1
+    if softmax:
+        axis = plan.softmax_axis
+        # max probability > 1 - tau' (the numpy path: sum of exp(x - max) < 1 / (1 - tau'))
+        top = torch.softmax(x, dim=axis).amax(dim=axis)
+        scalars.append(torch.count_nonzero(top > 1.0 - softmax_tau).double())
+        rows = x.movedim(axis, -1).reshape(-1, x.shape[axis])[:ROWS_PER_BATCH]
+        vectors.append(rows.reshape(-1).double())
+    host = torch.cat([torch.stack(scalars)] + vectors).cpu().numpy()
+    total_f, squares_f = float(host[0]), float(host[1])
+    r = Reductions(size, total_f, squares_f + total_f * (total_f / size), lo, hi, sample=None)
+    at, k = len(scalars), 2
+    r.sample, at = _take(host, at, len(vectors[0])), at + len(vectors[0])
+    units = x.shape[unit] if unit is not None else 0
+    if unit is not None:
+        r.unit_sum, at = _take(host, at, units), at + units
+    for limit, field in ((plan.low, "unit_low"), (plan.high, "unit_high")):
+        if limit is None:
+            continue
+        if unit is None:
+            setattr(r, field, np.asarray(int(host[k]), np.int64))
+            k += 1
+        else:
+            setattr(r, field, host[at:at + units].astype(np.int64))
+            at += units
+    if softmax:
+        r.rows, r.collapsed = size // x.shape[plan.softmax_axis], int(host[k])
+        r.row_sample = host[at:].reshape(-1, x.shape[plan.softmax_axis])
     return r
+
+
+def _take(host: np.ndarray, at: int, n: int) -> np.ndarray:
+    return host[at:at + n]
 
 
 def batch_stats(x: torch.Tensor, plan: Plan, softmax_tau: float) -> SiteStats:

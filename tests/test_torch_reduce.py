@@ -1,0 +1,141 @@
+"""The on-device reductions (torch_reduce) against the exact numpy float64 path.
+
+Counts, min, max, tail and per-unit counts must be identical; mean and std within 1e-5
+(relative to max(|mean|, std)); per-unit sums within float32 cascade accuracy; a batch with
+NaN/Inf falls back to the numpy path; -3.4e38 (attention masks) stays on the fast path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+
+from saturate_cli.model.torch_reduce import Plan, batch_stats, reduce_tensor  # noqa: E402
+from saturate_cli.stats.reductions import sample_step, stats_from_reductions  # noqa: E402
+from saturate_cli.stats.site_stats import stats_of_array  # noqa: E402
+
+REL = 1e-5
+PLANS = {
+    "relu": Plan(0.0, None, 1, None),
+    "tanh": Plan(-2.1782, 2.1782, -1, None),
+    "gelu": Plan(-2.2785, None, None, None),
+    "softmax": Plan(None, None, None, -1),
+    "none": Plan(None, None, None, None),
+}
+
+
+def _truth(x: torch.Tensor, plan: Plan, tau: float = 0.01):
+    a = x.numpy()
+    unit = plan.unit_axis if a.ndim >= 1 else None
+    axis = plan.softmax_axis if a.ndim >= 1 else None
+    return stats_of_array(a, plan.low, plan.high, unit, axis, tau, sample_step(a.size))
+
+
+def _check(x: torch.Tensor, plan: Plan) -> None:
+    got, want = batch_stats(x, plan, 0.01), _truth(x, plan)
+    assert (got.count, got.finite, got.nan, got.inf) == (want.count, want.finite, want.nan,
+                                                         want.inf)
+    assert (got.min, got.max) == (want.min, want.max)
+    assert (got.low, got.high, got.per_unit) == (want.low, want.high, want.per_unit)
+    assert (got.rows, got.collapsed_rows) == (want.rows, want.collapsed_rows)
+    if want.unit_saturated is None:
+        assert got.unit_saturated is None
+    else:
+        np.testing.assert_array_equal(got.unit_saturated, want.unit_saturated)
+    if want.finite:
+        scale = max(abs(want.mean), want.std, 1e-30)
+        assert abs(got.mean - want.mean) <= REL * scale
+        assert math.isclose(got.std, want.std, rel_tol=REL, abs_tol=REL * scale)
+    if want.unit_sum is not None:
+        values = x.numpy().astype(np.float64)
+        spread = np.abs(values[np.isfinite(values)]).sum() / max(len(want.unit_sum), 1)
+        np.testing.assert_allclose(got.unit_sum, want.unit_sum, rtol=1e-5, atol=1e-5 * spread)
+    np.testing.assert_array_equal(got.histogram, want.histogram)
+    if want.row_sample is not None:
+        np.testing.assert_array_equal(got.row_sample, want.row_sample)
+
+
+shapes = st.lists(st.integers(1, 7), min_size=1, max_size=4)
+
+
+@settings(max_examples=80, deadline=None)
+@given(shape=shapes, offset=st.sampled_from([0.0, 3.0, -50.0, 1e3, 1e6]),
+       scale=st.sampled_from([1e-3, 1.0, 10.0]), kind=st.sampled_from(sorted(PLANS)),
+       seed=st.integers(0, 2**31 - 1), zeros=st.booleans())
+def test_random_tensors_match_numpy(shape, offset, scale, kind, seed, zeros):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g) * scale + offset
+    if zeros:  # exact tail thresholds: ties must count the same way
+        x.view(-1)[::3] = 0.0
+    _check(x, PLANS[kind])
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=shapes, kind=st.sampled_from(sorted(PLANS)), seed=st.integers(0, 2**31 - 1),
+       special=st.sampled_from([math.nan, math.inf, -math.inf, -3.4e38, 3.4e38,
+                                -torch.finfo(torch.float32).max]))
+def test_special_values_match_numpy(shape, kind, seed, special):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g)
+    positions = torch.randperm(x.numel(), generator=g)[: max(1, x.numel() // 3)]
+    x.view(-1)[positions] = special
+    _check(x, PLANS[kind])
+
+
+def test_attention_mask_stays_on_the_fast_path():
+    x = torch.randn(2, 3, 8, 16)
+    x[..., 10:] = torch.finfo(torch.float32).min
+    r = reduce_tensor(x, PLANS["softmax"], 0.01)
+    assert stats_from_reductions(r) is not None  # finite: no numpy fallback
+    _check(x, PLANS["softmax"])
+
+
+def test_non_finite_falls_back_to_numpy():
+    x = torch.randn(4, 5)
+    x[1, 2] = math.nan
+    x[3, 0] = math.inf
+    assert stats_from_reductions(reduce_tensor(x, PLANS["tanh"], 0.01)) is None
+    stats = batch_stats(x, PLANS["tanh"], 0.01)
+    assert (stats.nan, stats.inf, stats.finite) == (1, 1, 18)
+    _check(x, PLANS["tanh"])
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 4), (3, 0, 2)])
+@pytest.mark.parametrize("kind", sorted(PLANS))
+def test_empty_tensors(shape, kind):
+    stats = batch_stats(torch.zeros(shape), PLANS[kind], 0.01)
+    assert stats.count == 0 and stats.finite == 0
+
+
+@pytest.mark.parametrize("kind", sorted(PLANS))
+def test_one_dimensional_and_scalar(kind):
+    _check(torch.linspace(-5, 5, 101), PLANS[kind])
+    if PLANS[kind].softmax_axis is None:
+        _check(torch.tensor(-3.0), PLANS[kind])
+
+
+def test_float64_and_half_inputs():
+    x = torch.randn(3, 4, 5, dtype=torch.float64) * 1e100
+    _check(x, PLANS["tanh"])
+    _check(torch.randn(3, 4, 5).half(), PLANS["relu"])
+
+
+def test_25m_values_with_a_large_offset():
+    """Float32 sums of squares about zero would lose std here (cancellation); shifted, not."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 64, 110, 111, generator=g).add_(1e3)
+    stats = batch_stats(x, PLANS["relu"], 0.01)
+    xd = x.numpy().astype(np.float64)
+    mean = xd.mean()
+    std = math.sqrt(((xd - mean) ** 2).mean())
+    assert stats.count == xd.size
+    assert abs(stats.mean - mean) <= REL * abs(mean)
+    assert math.isclose(stats.std, std, rel_tol=REL)
+    unit_sum = xd.sum(axis=(0, 2, 3))
+    np.testing.assert_allclose(stats.unit_sum, unit_sum, rtol=1e-6)
