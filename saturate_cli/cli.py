@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
 
-from saturate_cli.settings import DEFAULTS
 from saturate_cli import __version__
 from saturate_cli.cli_fix import fix
 from saturate_cli.cli_guard import fail, guarded
+from saturate_cli.settings import DEFAULTS
 
 app = typer.Typer(
     name="saturate",
@@ -68,22 +67,10 @@ def _root(
     """Find saturated activations and dead units in neural networks (ONNX and PyTorch)."""
 
 
-def _parse_bytes(text: Optional[str]) -> Optional[int]:
-    if text is None:
-        return None
-    units = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20,
-             "MIB": 2**20, "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40,
-             "TIB": 2**40}
-    t = text.strip().upper()
-    number = t.rstrip("KMGTIB")
-    try:
-        return int(float(number) * units[t[len(number):]])
-    except (ValueError, KeyError):
-        raise fail(f"--memory-budget '{text}': expected a size like 8GiB or 512MB") from None
-
-
 def _write_atomic(path: Path, text: str) -> None:
     """Write the whole output or nothing: a temp file in the same folder, then a rename."""
+    import tempfile
+
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
@@ -202,69 +189,63 @@ def inspect(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
     """Measure the inputs of every activation on calibration data and flag saturation."""
-    guarded(lambda: _inspect(
-        models, format, output, "never" if exit_zero else fail_on.value, calibration,
-        synthetic.value, input_shape, samples, batch_size, seed, tau, softmax_tau, threads, device,
-        _parse_bytes(memory_budget), trust_pickle, quiet, (mean, std, int_range, layout,
-                                                          mask_padding),
-        _configure(ctx, verbose), step_summary, (weights, factory_arg)), debug)
+    guarded(lambda: _inspect(ctx.params, _configure(ctx, verbose)), debug)
 
 
-def _inspect(models, fmt, output, fail_on, calibration, synthetic, input_shape, samples,
-             batch_size, seed, tau, softmax_tau, threads, device, memory_budget, trust_pickle,
-             quiet, calibration_options, run, step_summary=None, torch_options=(None, None)
-             ) -> int:
-    from saturate_cli.calibration import calibration_settings, parse_shape
+def _inspect(params: dict, run) -> int:
+    """Inspect every model, then write the output; returns the exit code."""
+    from saturate_cli.cli_settings import settings_from
     from saturate_cli.pipeline import inspect_model
-    from saturate_cli.render import renderer
-    from saturate_cli.settings import Settings
+    from saturate_cli.report.model import MultiReport
 
-    shapes = dict(parse_shape(s) for s in input_shape or [])
-    settings = Settings(
-        tau=tau, softmax_tau=softmax_tau, samples=samples, batch_size=batch_size, seed=seed,
-        synthetic=synthetic, input_shapes=shapes,
-        calibration=tuple(str(p) for p in calibration or ()), fail_on=fail_on, threads=threads,
-        device=device, trust_pickle=trust_pickle,
-        weights=str(torch_options[0]) if torch_options[0] else None,
-        factory_args=tuple(torch_options[1] or ()),
-        **({"memory_budget": memory_budget} if memory_budget else {}),
-        **calibration_settings(*calibration_options),
-    )
-    settings = run.apply(settings)
+    settings = settings_from(params, run)
     known = _load_baseline(run)  # a bad baseline stops the run before the analysis
-    bar, factory = _progress(quiet)
+    bar, factory = _progress(params["quiet"])
     reports = []
     if bar is not None:
         bar.start()
     try:
-        for target in models:
+        for target in params["models"]:
             reports.append(inspect_model(target, settings, factory))
     finally:
         if bar is not None:
             bar.stop()
+    reports = _baselined(reports, run, known, settings)
+    _emit(reports, run.format, params["output"], params["step_summary"])
+    return MultiReport(tuple(reports)).exit_code
+
+
+def _baselined(reports, run, known, settings):
+    """--update-baseline writes this run's report; --baseline suppresses known findings."""
+    from saturate_cli.render import renderer
+
     if run.update_baseline:
         _write_atomic(Path(run.baseline), renderer("json")(reports))
         known = _load_baseline(run, written=True)
-    if known is not None:
-        from saturate_cli.baseline import apply_baseline
+    if known is None:
+        return reports
+    from saturate_cli.baseline import apply_baseline
 
-        reports = apply_baseline(reports, known, settings.baseline_tolerance)
+    return apply_baseline(reports, known, settings.baseline_tolerance)
+
+
+def _emit(reports, fmt: str, output: Optional[Path], step_summary: Optional[Path]) -> None:
+    """The report to -o (atomically) or stdout, and the markdown summary if asked."""
+    from saturate_cli.render import renderer
+
     if output is not None:
-        _write_atomic(output, renderer(run.format)(reports))
-    elif run.format == "text":
+        _write_atomic(output, renderer(fmt)(reports))
+    elif fmt == "text":
         from rich.console import Console
 
         from saturate_cli.render.text import print_reports
 
         print_reports(reports, Console())
     else:
-        sys.stdout.write(renderer(run.format)(reports))
+        sys.stdout.write(renderer(fmt)(reports))
     if step_summary is not None:
         with open(step_summary, "a", encoding="utf-8") as fh:
             fh.write(renderer("markdown")(reports))
-    from saturate_cli.report.model import MultiReport
-
-    return MultiReport(tuple(reports)).exit_code
 
 
 def _configure(ctx: typer.Context, verbose: bool):
