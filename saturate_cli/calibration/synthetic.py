@@ -16,7 +16,7 @@ import numpy as np
 
 from saturate_cli.calibration.dtypes import numpy_dtype
 from saturate_cli.calibration.source import Batch
-from saturate_cli.errors import CalibrationError, ResourceError
+from saturate_cli.errors import CalibrationError, ResourceError, size_text
 from saturate_cli.model.handle import InputSpec
 from saturate_cli.settings import Settings
 
@@ -68,9 +68,9 @@ def check_budget(shapes: dict, dtypes: dict, budget: int) -> None:
                                 f"{_MAX_DIM}; give --input-shape")
         total += int(np.prod(shape, dtype=np.float64)) * np.dtype(dtypes[name]).itemsize
     if total > budget / 4:
-        raise ResourceError(f"synthetic inputs of shapes {shapes} need {total / 2**20:.0f} MiB per "
-                            "batch, over a quarter of the memory budget; lower --batch-size or "
-                            "give --input-shape")
+        raise ResourceError(f"synthetic inputs of shapes {shapes} need {size_text(total)} per "
+                            f"batch, over a quarter of the memory budget ({size_text(budget)}); "
+                            "lower --batch-size or give --input-shape")
 
 
 def _dtype(spec: InputSpec) -> np.dtype:
