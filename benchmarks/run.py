@@ -31,7 +31,7 @@ LOOP_METHODS = ("plain-onnx", "saturate-onnx", "ort-minmax", "ort-entropy", "ort
                 "plain-torch", "saturate-torch", "torchlens")
 MEMORY_METHODS = ("plain-onnx", "saturate-onnx", "ort-minmax", "ort-percentile", "plain-torch",
                   "saturate-torch")
-SIZES = {"resnet18": (6, 8), "bert": (6, 4)}  # (batches, batch size)
+SIZES = {"resnet18": (4, 8), "bert": (4, 4)}  # (batches, batch size)
 QUICK_SIZES = {"resnet18": (3, 4), "bert": (3, 2)}
 
 

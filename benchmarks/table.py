@@ -82,5 +82,5 @@ def _speedups(rows: dict) -> list[str]:
     for peer in ("ort-entropy", "ort-percentile", "ort-minmax"):
         t = rows.get(peer, {}).get("seconds")
         if sat and t:
-            out.append(f"saturate-onnx is {t / sat:.1f}× faster than {peer}.")
+            out.append(f"{peer} takes {t / sat:.2f}× the time of saturate-onnx.")
     return [""] + out if out else []
