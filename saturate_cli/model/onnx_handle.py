@@ -148,10 +148,11 @@ class OnnxModel:
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:
-            if model.ByteSize() < _IN_MEMORY:
+            size = _approx_bytes(model)
+            if size < _IN_MEMORY:
                 return ort.InferenceSession(model.SerializeToString(), options,
                                             providers=self.providers)
-            return _session_from_disk(model, options, self.providers)
+            return _session_from_disk(model, options, self.providers, size)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise ModelLoadError(f"{self.path}: onnxruntime cannot run this model: "
                                  f"{first_line(exc)}") from None
@@ -242,7 +243,25 @@ _PROTOBUF_LIMIT = 2**31 - 2**24  # serialised protobufs stop at 2 GiB; keep a ma
 _IN_MEMORY = 2**26  # larger models reach onnxruntime through a temporary file
 
 
-def _session_from_disk(model: onnx.ModelProto, options, providers):
+def _approx_bytes(model: onnx.ModelProto) -> int:
+    """The serialised size, from the shapes of the initializers and Constant tensors
+    (ByteSize() costs as much as serialising)."""
+    tensors = itertools.chain(model.graph.initializer, (
+        a.t for n in model.graph.node if n.op_type == "Constant" for a in n.attribute
+        if a.HasField("t")))
+    total = 0
+    try:
+        for t in tensors:
+            if t.data_type == onnx.TensorProto.STRING:
+                return model.ByteSize()
+            dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type))
+            total += math.prod(t.dims) * dtype.itemsize
+    except (KeyError, TypeError, ValueError):  # a type numpy cannot name: measure exactly
+        return model.ByteSize()
+    return total
+
+
+def _session_from_disk(model: onnx.ModelProto, options, providers, size: int):
     """Large models go through a temporary file: onnxruntime loading a path holds less memory
     at once than loading bytes, and over 2 GiB the weights must be external data anyway."""
     import tempfile
@@ -251,7 +270,7 @@ def _session_from_disk(model: onnx.ModelProto, options, providers):
 
     with tempfile.TemporaryDirectory(prefix="saturate-") as folder:
         path = str(Path(folder) / "instrumented.onnx")
-        if model.ByteSize() < _PROTOBUF_LIMIT:
+        if size < _PROTOBUF_LIMIT // 2:  # the estimate leaves out node overhead: margin
             onnx.save_model(model, path)
         else:  # saving as external data moves the weights out of the proto: save a copy
             copy = onnx.ModelProto()
