@@ -151,7 +151,10 @@ def _dead(site, kind: ActivationKind, stats, m: Measure, settings) -> list[Findi
     sev = _severity(share, th.dead_units_warning, th.dead_units_error) or "info"
     shown = ", ".join(str(i) for i in m.dead_units[:12]) + (" ..." if len(m.dead_units) > 12 else "")
     means = stats.unit_means
-    if means is not None and len(means) == m.units:
+    adjustable = site.producer is not None and bool(site.producer.bias or site.producer.norm)
+    if not adjustable:  # e.g. after a residual Add: only a normalisation can re-centre it
+        tips = []
+    elif means is not None and len(means) == m.units:
         tips = [suggest.shift_units(site, m.dead_units, [float(means[i]) for i in m.dead_units])]
     else:
         tips = [suggest.shift_bias(site, stats.mean, 0.0)] if stats.mean < 0 else []
