@@ -83,8 +83,8 @@ def _profile(report: Report) -> Optional[Text]:
         return None
     parts = [f"{r['mean_gain']:.2f}" for r in rows]
     surviving = rows[0]["cumulative_gain"]
-    return Text(f"gain by depth: {' → '.join(parts)}   (gradient surviving to the first site: "
-                f"{surviving:.2g})", style="dim")
+    return Text(f"gain by depth: {' → '.join(parts)}   (product to the first site: "
+                f"{surviving:.2g}; residual paths bypass it)", style="dim")
 
 
 def render_one(report: Report, width: int = 160) -> Group:
