@@ -62,24 +62,26 @@ def render(info: dict, timing: dict, memory: dict) -> str:
         lines += _speedups(rows) + [""]
     if memory:
         lines += ["### N then 2N batches: peak RSS, and the time each extra batch costs", "",
-                  "Time per extra batch = (time for 2N − time for N) / N: the loop's steady "
-                  "cost without session set-up (one run each, so noisier).", "",
+                  "N is the timing run above; 2N is run "
+                  f"{next(iter(next(iter(memory.values())).values()))['reps']} times. "
+                  "Time per extra batch = (median at 2N − median at N) / N: the loop's steady "
+                  "cost without session set-up.", "",
                   "| model | method | peak N (MB) | peak 2N (MB) | growth | s per extra batch "
                   "| × floor |", "|---|---|---|---|---|---|---|"]
         for name, rows in memory.items():
             n = info["sizes"][name][0]
             marginal = {}
-            for method in dict.fromkeys(m.split("@")[0] for m in rows):
-                pair = [e for m, e in rows.items() if m.split("@")[0] == method]
-                if any("note" in e for e in pair) or len(pair) != 2:
-                    lines.append(f"| {name} | {method} | {pair[0].get('note', '–')[:60]} "
-                                 "| – | – | – | – |")
+            for method, e2 in rows.items():
+                e1 = timing[name].get(method, {})
+                if "note" in e1 or "note" in e2 or "seconds" not in e1:
+                    note = e2.get("note") or e1.get("note") or "–"
+                    lines.append(f"| {name} | {method} | {note[:60]} | – | – | – | – |")
                     continue
-                marginal[method] = (pair[1]["seconds"] - pair[0]["seconds"]) / n
+                marginal[method] = (e2["seconds"] - e1["seconds"]) / n
                 floor = marginal.get(BASELINE.get(method, "plain-onnx"))
-                lines.append(f"| {name} | {method} | {pair[0]['peak_mb']:.0f} | "
-                             f"{pair[1]['peak_mb']:.0f} | {_ratio(pair[1]['peak_mb'], pair[0]['peak_mb'])}"
-                             f" | {marginal[method]:.3f} | {_ratio(marginal[method], floor)} |")
+                lines.append(f"| {name} | {method} | {e1['peak_mb']:.0f} | {e2['peak_mb']:.0f} | "
+                             f"{_ratio(e2['peak_mb'], e1['peak_mb'])} | {marginal[method]:.3f} | "
+                             f"{_ratio(marginal[method], floor)} |")
         lines.append("")
     lines.append(f"`saturate --help` (whole process, median): {info['help_seconds']:.3f} s")
     return "\n".join(lines)
