@@ -24,7 +24,7 @@ app = typer.Typer(
     help="Find saturated activations and dead units in neural networks (ONNX and PyTorch).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -106,8 +106,8 @@ def _progress(quiet: bool):
 def inspect(
     ctx: typer.Context,
     models: Annotated[List[str], typer.Argument(
-        help="Model files (.onnx, .pt2, TorchScript, state dict with --factory) or "
-             "module:factory targets.", show_default=False)],
+        help="Model files (.onnx, .pt2, TorchScript) or module:factory targets "
+             "(with --weights for a state dict).", show_default=False)],
     format: Annotated[Format, typer.Option(
         "--format", "-f", envvar="SATURATE_FORMAT", help="Output format.")] = Format.text,
     output: Annotated[Optional[Path], typer.Option(
@@ -173,7 +173,7 @@ def inspect(
         "--ignore", help="Turn off these rules: codes or prefixes.", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option(
         "--config", help="Use this config file (saturate.toml or a pyproject.toml with "
-                         "\\[tool.saturate]) instead of searching upward from the current folder.",
+                         "[tool.saturate]) instead of searching upward from the current folder.",
         dir_okay=False, show_default=False)] = None,
     baseline: Annotated[Optional[str], typer.Option(
         "--baseline", help="A previous --format json report: its findings are suppressed; only "
