@@ -169,3 +169,12 @@ def test_ctrl_c_before_any_batch_is_an_interrupt(monkeypatch):
     _interrupt_after(0, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         pipeline.inspect_model(MLP, Settings(samples=64, batch_size=8))
+
+
+def test_ctrl_c_on_the_pytorch_path_keeps_whole_batches(monkeypatch):
+    _interrupt_after(2, monkeypatch)
+    factory = str(MLP).replace("mlp_sigmoid_badinit.onnx", "models.py:build_mlp_sigmoid_badinit")
+    report = pipeline.inspect_model(factory, Settings(samples=64, batch_size=8))
+    cal = report.calibration
+    assert (cal["partial"], cal["batches"], cal["samples"]) == (True, 2, 16)
+    assert {s["stats"]["count"] for s in report.to_dict()["sites"]} == {16 * 128}

@@ -94,11 +94,16 @@ class TorchModel:
             totals[name] = totals.get(name, SiteStats()).merge(batch_stats(x, plan, softmax_tau))
 
         seen = False
-        for batch in batches:
-            seen = True
-            self._forward(batch, sink, CalibrationError)
-            if progress:
-                progress(1)
-        if not seen:
+        done, self.interrupted = dict(totals), False  # done: totals after the last whole batch
+        try:
+            for batch in batches:
+                seen = True
+                self._forward(batch, sink, CalibrationError)
+                done = dict(totals)
+                if progress:
+                    progress(1)
+        except KeyboardInterrupt:  # Ctrl-C: report the batches measured so far (partial)
+            self.interrupted = True
+        if not seen and not self.interrupted:
             raise CalibrationError(f"{self.path}: no calibration data")
-        return totals
+        return done
