@@ -35,8 +35,27 @@ def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
     return match.group(1), dims
 
 
-def resolve_shape(spec: InputSpec, given: dict, batch_size: int, default_dim: int) -> tuple:
-    """Per-batch shape: explicit shape first, else model dims, symbolic batch = batch_size."""
+def _spatial_axes(spec: InputSpec) -> tuple[int, ...]:
+    """The H, W axes of an image-like input: rank 4 with 1 or 3 channels first (NCHW) or last
+    (NHWC). Symbolic sizes there get the image size, not the small generic default."""
+    shape = spec.shape
+    if len(shape) != 4 or not np.issubdtype(np.dtype(_dtype_name(spec)), np.floating):
+        return ()
+    if shape[1] in (1, 3):
+        return (2, 3)
+    if shape[3] in (1, 3):
+        return (1, 2)
+    return ()
+
+
+def _dtype_name(spec: InputSpec) -> str:
+    return spec.dtype if spec.dtype not in ("unknown", "object", "str", "bfloat16") else "float32"
+
+
+def resolve_shape(spec: InputSpec, given: dict, batch_size: int, default_dim: int,
+                  image_size: int = 224) -> tuple:
+    """Per-batch shape: explicit shape first, else model dims, symbolic batch = batch_size,
+    symbolic image height/width = image_size, other symbolic dims = default_dim."""
     if spec.name in given:
         dims = list(given[spec.name])
         if dims and (not spec.shape or not isinstance(spec.shape[0], int)):
@@ -47,11 +66,12 @@ def resolve_shape(spec: InputSpec, given: dict, batch_size: int, default_dim: in
                 f"{len(spec.shape)} {_show(spec.shape)}")
         return tuple(dims)
     dims = []
+    spatial = _spatial_axes(spec)
     for i, d in enumerate(spec.shape):
         if isinstance(d, int) and d > 0:
             dims.append(d)
         else:
-            dims.append(batch_size if i == 0 else default_dim)
+            dims.append(batch_size if i == 0 else image_size if i in spatial else default_dim)
     return tuple(dims)
 
 
@@ -157,7 +177,8 @@ def synthetic_batches(specs: list[InputSpec], settings: Settings,
     if unknown:
         raise CalibrationError(f"--input-shape names unknown input(s) {sorted(unknown)}; the "
                                f"model's inputs are {[s.name for s in specs]}")
-    shapes = {s.name: resolve_shape(s, given, settings.batch_size, settings.default_dim)
+    shapes = {s.name: resolve_shape(s, given, settings.batch_size, settings.default_dim,
+                                    settings.image_size)
               for s in specs}
     check_budget(shapes, {s.name: _dtype(s) for s in specs}, settings.memory_budget)
     for spec in specs:

@@ -143,8 +143,9 @@ class OnnxModel:
     def _session(self, model: onnx.ModelProto):
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(4)  # failures reach the user as one line, not ORT logs
         options = ort.SessionOptions()
-        options.log_severity_level = 3
+        options.log_severity_level = 4
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:
@@ -161,8 +162,10 @@ class OnnxModel:
         try:
             return session.run(names, _ort_feed(batch))
         except Exception as exc:  # noqa: BLE001
-            raise CalibrationError(f"{self.path}: inference failed on the calibration data: "
-                                   f"{first_line(exc)}") from None
+            shapes = {k: list(np.shape(v)) for k, v in batch.items()}
+            raise CalibrationError(f"{self.path}: inference failed on inputs of shapes {shapes} "
+                                   f"({first_line(exc)}); give --input-shape NAME=DIMS or "
+                                   "--calibration data the model accepts") from None
 
     def _probe_ranks(self, batch: Batch) -> None:
         """Learn ranks shape inference could not tell by running one batch for shapes only."""

@@ -82,6 +82,8 @@ def _profile(report: Report) -> Optional[Text]:
     if len(rows) < 2:
         return None
     parts = [f"{r['mean_gain']:.2f}" for r in rows]
+    if len(parts) > 14:  # long models: the first layers and the last ones
+        parts = parts[:8] + [f"… {len(parts) - 12} more …"] + parts[-4:]
     surviving = rows[0]["cumulative_gain"]
     return Text(f"gain by depth: {' → '.join(parts)}   (product to the first site: "
                 f"{surviving:.2g}; residual paths bypass it)", style="dim")
