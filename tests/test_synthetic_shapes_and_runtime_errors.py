@@ -41,3 +41,18 @@ def test_runtime_failure_is_one_line_without_runtime_logs(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert lines[0].startswith("saturate: error:") and "bad_reshape.onnx" in lines[0]
     assert "--input-shape" in lines[0] and not out.exists()
+
+
+def test_device_choices_are_checked(tmp_path):
+    import onnxruntime as ort
+
+    from conftest import SAMPLES, run_cli
+
+    model = str(SAMPLES / "softmax_hot.onnx")
+    bad = run_cli("inspect", model, "--device", "tpu")
+    assert bad.exit_code == 2 and "choose cpu or cuda" in bad.stderr
+    cuda = run_cli("inspect", model, "--device", "cuda", "-n", "8")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert cuda.exit_code in (0, 1)
+    else:
+        assert cuda.exit_code == 2 and "onnxruntime-gpu" in cuda.stderr

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 from saturate_cli.budget import refuse_over, zip_unpacked_size
-from saturate_cli.errors import ModelLoadError
+from saturate_cli.errors import ModelLoadError, UsageError
 from saturate_cli.settings import Settings
 
 
@@ -49,9 +49,21 @@ def _is_zip(path: Path) -> bool:
 
 
 def _providers(settings: Settings) -> list[str]:
-    if settings.device in (None, "cpu"):
+    """onnxruntime execution providers for --device (cpu, cuda or cuda:N)."""
+    device = settings.device or "cpu"
+    if device == "cpu":
         return ["CPUExecutionProvider"]
-    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if not (device == "cuda" or device.startswith("cuda:")):
+        raise UsageError(f"--device {device}: choose cpu or cuda (cuda:N for one GPU)")
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise UsageError(f"--device {device}: this onnxruntime has no CUDA provider (install "
+                         "onnxruntime-gpu in place of onnxruntime)")
+    index = device.partition(":")[2]
+    cuda = ("CUDAExecutionProvider", {"device_id": int(index)}) if index.isdigit() else \
+        "CUDAExecutionProvider"
+    return [cuda, "CPUExecutionProvider"]
 
 
 def _torch_loader():
