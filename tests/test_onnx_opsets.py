@@ -133,3 +133,38 @@ def test_bfloat16_and_float16_inputs_run(tmp_path):
                   str(tmp_path / f"{name}.onnx"))
         report = inspect_model(str(tmp_path / f"{name}.onnx"), Settings(samples=8)).to_dict()
         assert report["sites"][0]["stats"]["count"] == 32
+
+
+def _const(name, value):
+    return onnx.numpy_helper.from_array(np.array(value, np.float32), name)
+
+
+@pytest.mark.parametrize("nodes, kind, params", [
+    ([helper.make_node("Mul", ["x", "k"], ["s"]), helper.make_node("Sigmoid", ["s"], ["g"]),
+      helper.make_node("Mul", ["x", "g"], ["y"])], "silu", {"alpha": 1.702}),
+    ([helper.make_node("Add", ["x", "three"], ["a"]),
+      helper.make_node("Clip", ["a", "zero", "six"], ["c"]),
+      helper.make_node("Div", ["c", "six"], ["d"]), helper.make_node("Mul", ["x", "d"], ["y"])],
+     "hardswish", {}),
+    ([helper.make_node("Add", ["x", "three"], ["a"]),
+      helper.make_node("Clip", ["a", "zero", "six"], ["c"]),
+      helper.make_node("Mul", ["x", "c"], ["m"]), helper.make_node("Div", ["m", "six"], ["y"])],
+     "hardswish", {}),
+    ([helper.make_node("Add", ["x", "three"], ["a"]),
+      helper.make_node("Clip", ["a", "zero", "six"], ["c"]),
+      helper.make_node("Div", ["c", "six"], ["y"])], "hardsigmoid", {"alpha": 1 / 6}),
+])
+def test_other_decomposed_forms(tmp_path, nodes, kind, params):
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 6])],
+        [_const("k", 1.702), _const("three", 3.0), _const("zero", 0.0), _const("six", 6.0)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+              str(tmp_path / "m.onnx"))
+    x, settings = _data(tmp_path, (40, 6), scale=4.0)
+    (site,) = inspect_model(str(tmp_path / "m.onnx"), settings).to_dict()["sites"]
+    assert site["kind"] == kind and site["input"] == "x"
+    for key, value in params.items():
+        assert site["params"][key] == pytest.approx(value, rel=1e-6)
+    low = site["saturation"]["low"]
+    assert site["saturation"]["fraction_low"] * x.size == pytest.approx((x <= low).sum())

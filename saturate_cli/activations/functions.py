@@ -81,8 +81,9 @@ def f_gelu_tanh(x, **_):
     return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_C * x**3)))
 
 
-def f_silu(x, **_):
-    return x * sigmoid(x)
+def f_silu(x, alpha=1.0, **_):
+    """x * sigmoid(alpha x): SiLU/Swish at alpha 1, QuickGELU at 1.702."""
+    return x * sigmoid(alpha * np.asarray(x, dtype=np.float64))
 
 
 def f_mish(x, **_):
@@ -157,9 +158,9 @@ def d_gelu_tanh(x, **_):
     )
 
 
-def d_silu(x, **_):
-    s = sigmoid(x)
-    return s + x * s * (1.0 - s)
+def d_silu(x, alpha=1.0, **_):
+    s = sigmoid(alpha * np.asarray(x, dtype=np.float64))
+    return s + alpha * x * s * (1.0 - s)
 
 
 def d_mish(x, **_):

@@ -187,7 +187,7 @@ KINDS: dict[str, ActivationKind] = {
                {"alpha": 1.6732632423543772, "gamma": 1.0507009873554805}),
         _entry("gelu", "dead_units", "he", lambda p: _SQRT2),
         _entry("gelu_tanh", "dead_units", "he", lambda p: _SQRT2),
-        _entry("silu", "dead_units", "he", lambda p: _SQRT2),
+        _entry("silu", "dead_units", "he", lambda p: _SQRT2, defaults={"alpha": 1.0}),
         _entry("mish", "dead_units", "he", lambda p: _SQRT2),
         _entry("softplus", "dead_units", "he", lambda p: _SQRT2, _cf_softplus, {"beta": 1.0}),
         _entry("hardswish", "dead_units", "he", lambda p: _SQRT2, _cf_hardswish,

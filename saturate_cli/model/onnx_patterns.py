@@ -47,7 +47,9 @@ def match_gated(g: GraphView, node: onnx.NodeProto) -> Optional[Match]:
     if node.op_type == "Sigmoid":
         x = node.input[0]
         m = _mul_with(g, node.output[0], x)
-        return m and Match("silu", x, _idx(g, node, m), g.index[id(m)])
+        if m is not None:
+            return Match("silu", x, _idx(g, node, m), g.index[id(m)])
+        return _scaled_swish(g, node)
     if node.op_type == "HardSigmoid":
         x = node.input[0]
         m = _mul_with(g, node.output[0], x)
@@ -59,6 +61,50 @@ def match_gated(g: GraphView, node: onnx.NodeProto) -> Optional[Match]:
             m = _mul_with(g, t.output[0], x)
             if m is not None:
                 return Match("mish", x, _idx(g, node, t, m), g.index[id(m)])
+    return None
+
+
+def _scaled_swish(g: GraphView, sig: onnx.NodeProto) -> Optional[Match]:
+    """x * Sigmoid(alpha x): QuickGELU (alpha 1.702) and Swish with a fixed beta."""
+    scale = g.producer.get(sig.input[0])
+    if scale is None or scale.op_type != "Mul" or len(scale.input) != 2:
+        return None
+    for i in (0, 1):
+        alpha = g.scalar(scale.input[1 - i])
+        x = scale.input[i]
+        if alpha is not None and alpha > 0 and g.constant(x) is None:
+            m = _mul_with(g, sig.output[0], x)
+            if m is not None:
+                return Match("silu", x, _idx(g, scale, sig, m), g.index[id(m)],
+                             (("alpha", alpha),))
+    return None
+
+
+def _clip_hard(g: GraphView, clip: onnx.NodeProto) -> Optional[Match]:
+    """x * Clip(x + 3, 0, 6) / 6 (HardSwish) and Clip(x + 3, 0, 6) / 6 (HardSigmoid), as older
+    exports write them."""
+    if clip.op_type != "Clip" or g.opset < 11 or len(clip.input) < 3:
+        return None
+    if not (_close(g.scalar(clip.input[1]), 0.0, 0) and _close(g.scalar(clip.input[2]), 6.0)):
+        return None
+    add = g.producer.get(clip.input[0])
+    if add is None or add.op_type != "Add":
+        return None
+    x = next((t for t in add.input if _close(g.scalar(g.other_input(add, t) or ""), 3.0)), None)
+    if x is None:
+        return None
+    for div in g.only(clip.output[0], "Div"):
+        if _close(g.scalar(div.input[1]), 6.0):
+            m = _mul_with(g, div.output[0], x)
+            if m is not None:
+                return Match("hardswish", x, _idx(g, add, clip, div, m), g.index[id(m)])
+            return Match("hardsigmoid", x, _idx(g, add, clip, div), g.index[id(div)],
+                         (("alpha", 1.0 / 6.0), ("beta", 0.5)))
+    m = _mul_with(g, clip.output[0], x)
+    if m is not None:
+        for div in g.only(m.output[0], "Div"):
+            if _close(g.scalar(div.input[1]), 6.0):
+                return Match("hardswish", x, _idx(g, add, clip, m, div), g.index[id(div)])
     return None
 
 
@@ -153,7 +199,7 @@ def match_softsign(g: GraphView, node: onnx.NodeProto) -> Optional[Match]:
     return None
 
 
-MATCHERS = (match_gated, match_gelu_erf, match_gelu_tanh, match_softsign)
+MATCHERS = (match_gated, match_gelu_erf, match_gelu_tanh, match_softsign, _clip_hard)
 
 
 def find_patterns(g: GraphView) -> list[Match]:
