@@ -96,3 +96,15 @@ def test_coarsen_keeps_every_count():
     edges, coarse = hist.coarsen(counts, x.min(), x.max(), groups=16)
     assert sum(coarse) == 5000 and len(edges) == len(coarse) + 1 and len(coarse) <= 17
     assert edges[0] <= x.min() and edges[-1] >= x.max()
+
+
+def test_softmax_row_sample_is_bounded_for_large_vocabularies():
+    from saturate_cli.stats.site_stats import ROW_ELEMENTS
+
+    rng = np.random.default_rng(0)
+    merged = SiteStats()
+    for _ in range(6):
+        logits = rng.standard_normal((64, 50_000)).astype(np.float32)
+        merged = merged.merge(stats_of_array(logits, None, None, None, softmax_axis=-1))
+    assert merged.row_sample.size <= ROW_ELEMENTS and merged.rows == 6 * 64
+    assert merged.row_sample.shape[1] == 50_000

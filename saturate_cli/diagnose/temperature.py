@@ -36,7 +36,7 @@ def required_temperature(rows: Optional[np.ndarray], tau: float) -> float:
     rows, lo, hi = rows[fixable], lo[fixable], hi[fixable]
     if len(rows) == 0:
         return math.inf
-    for _ in range(60):
+    for _ in range(45):  # log T to ~1e-12: far below what the report prints
         mid = 0.5 * (lo + hi)
         ok = max_probability(rows, np.exp(mid)) <= limit
         hi = np.where(ok, mid, hi)

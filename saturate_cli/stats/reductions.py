@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from saturate_cli.stats import histogram as hist
-from saturate_cli.stats.site_stats import SiteStats, moments
+from saturate_cli.stats.site_stats import SiteStats, cap_rows, moments
 
 SAMPLE_TARGET = 4096  # subsample about this many values per site and batch for the histogram
 
@@ -63,7 +63,8 @@ def stats_from_reductions(r: Reductions) -> Optional[SiteStats]:
         rows=int(r.rows) if r.rows is not None else 0,
         collapsed_rows=int(r.collapsed) if r.collapsed is not None else 0,
         histogram=hist.histogram(r.sample), sample_every=sample_step(r.size), batches=1,
-        row_sample=None if r.row_sample is None else np.asarray(r.row_sample, np.float64),
+        row_sample=None if r.row_sample is None else cap_rows(np.asarray(r.row_sample,
+                                                                          np.float64)),
         unit_sum=None if r.unit_sum is None or np.ndim(r.unit_sum) == 0 else np.asarray(
             r.unit_sum, np.float64),
     )

@@ -18,6 +18,15 @@ from saturate_cli.stats import histogram as hist
 
 ROW_SAMPLE = 1024  # softmax rows kept for the temperature estimate
 ROWS_PER_BATCH = 64
+ROW_ELEMENTS = 1 << 20  # and at most this many logits in all (large vocabularies)
+
+
+def cap_rows(rows: Optional[np.ndarray], have: int = 0) -> Optional[np.ndarray]:
+    """The rows that still fit the sample after `have` rows are kept."""
+    if rows is None or rows.ndim != 2:
+        return rows
+    room = min(ROW_SAMPLE, max(1, ROW_ELEMENTS // max(rows.shape[1], 1))) - have
+    return rows[: max(room, 0)]
 
 
 @dataclass(frozen=True)
@@ -113,9 +122,10 @@ def _merge_rows(a: Optional[np.ndarray], b: Optional[np.ndarray]) -> Optional[np
         return a
     if a is None:
         return b
-    if a.shape[1:] != b.shape[1:] or len(a) >= ROW_SAMPLE:
+    if a.shape[1:] != b.shape[1:]:
         return a
-    return np.concatenate([a, b[: ROW_SAMPLE - len(a)]])
+    more = cap_rows(b, len(a))
+    return a if more is None or not len(more) else np.concatenate([a, more])
 
 
 def moments(total: float, total_sq: float, n: int) -> tuple[float, float]:
@@ -157,7 +167,7 @@ def stats_of_array(
     if softmax_axis is not None and xd.ndim >= 1 and xd.size:
         rows, collapsed = _softmax_rows(xd, softmax_axis, softmax_tau)
         flat = np.moveaxis(xd, softmax_axis, -1).reshape(-1, xd.shape[softmax_axis])
-        row_sample = flat[:ROWS_PER_BATCH].copy()
+        row_sample = cap_rows(flat[:ROWS_PER_BATCH]).copy()
     sample = xd.reshape(-1)[::sample_every]
     return SiteStats(
         count=int(xd.size),
