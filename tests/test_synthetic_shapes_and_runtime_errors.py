@@ -56,3 +56,14 @@ def test_device_choices_are_checked(tmp_path):
         assert cuda.exit_code in (0, 1)
     else:
         assert cuda.exit_code == 2 and "onnxruntime-gpu" in cuda.stderr
+
+
+def test_a_named_dim_given_for_one_input_sizes_the_others():
+    from conftest import SAMPLES
+
+    from saturate_cli.pipeline import inspect_model
+    from saturate_cli.settings import Settings
+
+    report = inspect_model(str(SAMPLES / "transformer_block.onnx"),
+                           Settings(samples=4, input_shapes={"input_ids": (2, 7)}))
+    assert report.calibration["shapes"] == {"input_ids": [4, 7], "attention_mask": [4, 7]}

@@ -180,12 +180,32 @@ def synthetic_batches(specs: list[InputSpec], settings: Settings,
     shapes = {s.name: resolve_shape(s, given, settings.batch_size, settings.default_dim,
                                     settings.image_size)
               for s in specs}
+    shapes = _share_named_dims(specs, shapes, given)
     check_budget(shapes, {s.name: _dtype(s) for s in specs}, settings.memory_budget)
     for spec in specs:
         text = describe(spec, settings.int_range, settings.mask_padding)
         if text:
             note(text)
     return _stream(specs, shapes, settings)
+
+
+def _share_named_dims(specs: list[InputSpec], shapes: dict, given: dict) -> dict:
+    """A symbolic dim named in several inputs ('seq') takes the size given for one of them."""
+    sizes: dict = {}
+    for spec in specs:
+        if spec.name in given:
+            for dim, size in zip(spec.shape[1:], shapes[spec.name][1:]):
+                if isinstance(dim, str):
+                    sizes.setdefault(dim, size)
+    out = {}
+    for spec in specs:
+        dims = list(shapes[spec.name])
+        if spec.name not in given:
+            for i, dim in enumerate(spec.shape[1:], start=1):
+                if isinstance(dim, str) and dim in sizes:
+                    dims[i] = sizes[dim]
+        out[spec.name] = tuple(dims)
+    return out
 
 
 def _stream(specs: list[InputSpec], shapes: dict, settings: Settings) -> Iterator[Batch]:
