@@ -38,12 +38,14 @@ def inspect_handle(handle, target: str, settings: Settings,
     batches, info = make_batches(handle.inputs, settings)
     expected = -(-settings.samples // settings.batch_size)
     advance = progress(target, expected) if progress else None
-    stats = handle.collect(batches, settings.tau, settings.softmax_tau, advance) if handle.sites \
+    measurable = handle.sites or getattr(handle, "has_branches", False)
+    stats = handle.collect(batches, settings.tau, settings.softmax_tau, advance) if measurable \
         else {}
     if getattr(handle, "interrupted", False):  # Ctrl-C during measurement
         if not info.batches:
             raise KeyboardInterrupt
         info.partial = True
         info.note(f"interrupted (Ctrl-C): partial results from the first {info.batches} batches")
-    report = build_report(handle, stats, settings, info.to_dict())
+    report = build_report(handle, stats, settings, info.to_dict(),
+                          tuple(getattr(handle, "notes", ())))
     return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)

@@ -66,11 +66,19 @@ def test_no_activation_note_in_text(tmp_path):
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_not_covered_in_every_format(fmt, tmp_path):
-    """The Sigmoid inside the If body is named as not covered whatever the output format."""
+    """The Sigmoid inside the Loop body is named as not covered whatever the output format."""
     out = tmp_path / f"out.{fmt}"
-    result = inspect(CASES["if_subgraph"].args, out, "--format", fmt)
+    result = inspect(CASES["loop_subgraph"].args, out, "--format", fmt)
     assert result.exit_code in (0, 1), result.stderr
-    assert "then_act" in out.read_text()
+    assert "body_sigmoid" in out.read_text()
+
+
+def test_if_branches_taken_is_measured_the_other_listed(tmp_path):
+    """The If's condition is True: its then-branch Sigmoid is a site, the Tanh is not covered."""
+    out = tmp_path / "out.json"
+    report = check(inspect(CASES["if_subgraph"].args, out), out, (0, 1))
+    assert "sigmoid" in [s["kind"] for s in report["sites"]]
+    assert [u["op"] for u in report["not_covered"]] == ["Tanh"]
 
 
 def test_debug_shows_the_traceback():

@@ -220,7 +220,7 @@ def _stream(specs: list[InputSpec], shapes: dict, settings: Settings) -> Iterato
             if shape and shape[0] == per_batch and n < per_batch and not isinstance(
                     spec.shape[0] if spec.shape else None, int):
                 shape = (n,) + tuple(shape[1:])
-            batch[spec.name] = _values(spec, shape, settings.synthetic, rng, settings.int_range,
-                                       settings.mask_padding)
+            batch[spec.name] = np.asarray(_values(  # rank-0 inputs come back as scalars
+                spec, shape, settings.synthetic, rng, settings.int_range, settings.mask_padding))
         yield batch
         done += n if per_batch else samples

@@ -17,6 +17,7 @@ import onnx
 from saturate_cli.activations import get_kind
 from saturate_cli.errors import first_line, CalibrationError, ModelLoadError
 from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Site
+from saturate_cli.model.onnx_branches import measurable_ifs, read_conditions, specialise
 from saturate_cli.model.onnx_graph import GraphView
 from saturate_cli.model.onnx_instrument import SiteOutputs, instrumented
 from saturate_cli.model.onnx_load import read_model
@@ -105,10 +106,22 @@ class OnnxModel:
         self.model = model if model is not None else read_model(path, memory_budget)
         self.threads = threads
         self.providers = providers or ["CPUExecutionProvider"]
-        self.graph = GraphView(self.model)
+        self.notes: list[str] = []
+        self._untaken: list[NotCovered] = []
+        self._analyse()
         self.inputs = _input_specs(self.graph)
+
+    @property
+    def has_branches(self) -> bool:
+        """Activations inside top-level If branches wait for data to pick the branch."""
+        return bool(measurable_ifs(self.model))
+
+    def _analyse(self) -> None:
+        """Sites, producers and what is not covered, for the current graph."""
+        self.graph = GraphView(self.model)
         self._types, ranks = _value_types(self.model)
         raw, self.not_covered = discover(self.graph)
+        self.not_covered.extend(self._untaken)
         self.sites: list[Site] = []
         for r in raw:
             if not is_float(self._types.get(r.input)):
@@ -136,9 +149,27 @@ class OnnxModel:
         first = next(stream, None)
         if first is None:
             raise CalibrationError(f"{self.path}: no calibration data")
+        self._specialise(first)
         if any(s.rank is None for s in self.sites):
             self._probe_ranks(first)
         return self._measure(itertools.chain([first], stream), tau, softmax_tau, progress)
+
+    def _specialise(self, batch: Batch, rounds: int = 4) -> None:
+        """Replace measurable If nodes by the branch this batch takes (nested ones too)."""
+        for _ in range(rounds):
+            ifs = measurable_ifs(self.model)
+            if not ifs:
+                return
+            taken = read_conditions(self.model, ifs, lambda m, names: self._run(
+                self._session(m), names, batch))
+            model, untaken = specialise(self.model, ifs, taken, self.graph.node_name)
+            if len(model.graph.node) == len(self.model.graph.node) and not untaken:
+                return  # nothing could be inlined
+            self.model, self._untaken = model, self._untaken + untaken
+            self.notes.extend(f"If '{self.graph.node_name(n)}': measured its "
+                              f"{'then' if t else 'else'} branch, the one the first batch takes"
+                              for n, t in zip(ifs, taken))
+            self._analyse()
 
     def _session(self, model: onnx.ModelProto):
         import onnxruntime as ort
