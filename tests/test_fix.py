@@ -98,3 +98,28 @@ def test_fix_refuses_to_overwrite_and_bad_input(tmp_path):
     assert bad.exit_code == 2 and not (tmp_path / "o.onnx").exists()
     pt = run_cli("fix", str(SAMPLES / "mlp_sigmoid_badinit.pt2"), "-o", str(tmp_path / "o.onnx"))
     assert pt.exit_code == 2 and "ONNX" in pt.stderr
+
+
+def test_a_normalisation_before_the_site_gets_its_gamma_and_beta_changed(tmp_path):
+    rng = np.random.default_rng(3)
+    w = (rng.standard_normal((8, 8)) * 0.3).astype(np.float32)
+    gamma, beta = np.full(8, 9.0, np.float32), np.zeros(8, np.float32)  # too wide: scale
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+             helper.make_node("LayerNormalization", ["h", "gamma", "beta"], ["n"], name="ln"),
+             helper.make_node("Tanh", ["n"], ["y"], name="act")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["n", 8])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, ["n", 8])], [numpy_helper.from_array(w, "w"),
+                                                 numpy_helper.from_array(gamma, "gamma"),
+                                                 numpy_helper.from_array(beta, "beta")])
+    src, out = tmp_path / "ln.onnx", tmp_path / "fixed.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(src))
+    result = run_cli("fix", str(src), "-o", str(out), "--json", "-n", "64")
+    summary = json.loads(result.stdout)
+    (change,) = summary["applied"]
+    assert change["target"] == "gamma" and summary["after"]["findings"]["error"] == 0
+    fixed = onnx.load(str(out))
+    ln = next(n for n in fixed.graph.node if n.name == "ln")
+    np.testing.assert_allclose(_init(fixed, ln.input[1]), gamma * change["factor"], rtol=1e-6)
+    np.testing.assert_array_equal(_init(fixed, next(
+        n for n in fixed.graph.node if n.name == "mm").input[1]), w)

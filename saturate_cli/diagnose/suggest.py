@@ -48,9 +48,18 @@ def rescale(site: Site, kind: ActivationKind, std: float, target_std: float) -> 
         out.update(init_stds(kind, site.params, p))
         out["init_call"] = init_call(kind, site.params)
         if p.norm:
-            out["target"] = p.norm
+            out["target"] = p.norm_scale or p.norm
             out["rationale"] += f" (a {p.norm_op} precedes the site: scale its gamma instead)"
     return out
+
+
+def _shift_target(p: Optional[Producer]) -> Optional[str]:
+    """What a bias shift changes: the norm's beta when a norm precedes the site, else the bias."""
+    if p is None:
+        return None
+    if p.norm:
+        return p.norm_bias or f"{p.norm}.beta"
+    return p.bias
 
 
 def _weights_of(p: Optional[Producer]) -> str:
@@ -63,7 +72,7 @@ def shift_bias(site: Site, mean: float, centre: float) -> dict:
     """Subtract (mean - centre) from the producing bias to re-centre the inputs."""
     p = site.producer
     amount = mean - centre
-    target = (p.norm + ".beta") if p and p.norm else (p.bias if p else None)
+    target = _shift_target(p)
     return {
         "kind": "shift_bias",
         "target": target,
@@ -77,7 +86,7 @@ def shift_units(site: Site, units: list[int], means: list[float]) -> dict:
     """Re-centre each listed unit at 0 by adding minus its mean input to its bias entry."""
     p = site.producer
     amounts = [-m for m in means]
-    target = (p.norm + ".beta") if p and p.norm else (p.bias if p else None)
+    target = _shift_target(p)
     return {
         "kind": "shift_bias",
         "target": target,

@@ -89,10 +89,12 @@ def _transform_input(model, g, nodes, initializer: str, change) -> Optional[str]
 def apply_suggestion(model: onnx.ModelProto, site: SiteReport, tip: dict) -> Optional[str]:
     """Apply one suggestion in place; returns None when done, else why it was not."""
     producer = site.producer
-    if producer is None or producer.get("norm"):
-        return "no directly adjustable producing layer"
+    if producer is None:
+        return "no producing layer found"
     g = GraphView(model)
     path = _ancestors(g, site.input)
+    if producer.get("norm"):
+        return _apply_to_norm(model, g, path, producer, tip)
     layer = [n for n in path if g.node_name(n) == producer["name"]]
     if not layer:
         return "producing layer not found"
@@ -106,6 +108,26 @@ def apply_suggestion(model: onnx.ModelProto, site: SiteReport, tip: dict) -> Opt
         return "weight is not a constant initializer"
     if producer.get("bias"):
         _transform_input(model, g, path, _origin(g, producer["bias"]), lambda b: b * k)
+    return None
+
+
+def _apply_to_norm(model, g, path, producer: dict, tip: dict) -> Optional[str]:
+    """A normalisation precedes the site: its gamma and beta set the pre-activation's scale
+    and centre, so scale both by k (rescale) or move beta (shift)."""
+    norm = [n for n in path if g.node_name(n) == producer["norm"]]
+    gamma, beta = producer.get("norm_scale"), producer.get("norm_bias")
+    if not norm or not gamma:
+        return "the normalisation's parameters were not found"
+    if tip["kind"] == "shift_bias":
+        if not beta:
+            return "the normalisation has no beta"
+        done = _transform_input(model, g, norm, _origin(g, beta), _shift(tip))
+        return None if done else "beta is not a constant initializer"
+    k = tip["factor"]
+    if _transform_input(model, g, norm, _origin(g, gamma), lambda w: w * k) is None:
+        return "gamma is not a constant initializer"
+    if beta:
+        _transform_input(model, g, norm, _origin(g, beta), lambda b: b * k)
     return None
 
 

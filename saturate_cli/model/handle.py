@@ -34,6 +34,8 @@ class Producer:
     norm: Optional[str] = None  # a normalisation between the layer and the activation
     norm_op: Optional[str] = None
     channels: int = 0  # output channels / features (the unit count it produces)
+    norm_scale: Optional[str] = None  # the norm's gamma / beta tensors (parameter names)
+    norm_bias: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
@@ -52,13 +53,15 @@ def _fans(op: str, node: onnx.NodeProto, w: np.ndarray, weight_index: int) -> tu
 def find_producer(g: GraphView, tensor: str) -> Optional[Producer]:
     """Walk back from an activation input through bias adds, norms and reshapes to the layer."""
     bias = norm = norm_op = None
+    gamma_beta: tuple = (None, None)
     for _ in range(_MAX_STEPS):
         node = g.producer.get(tensor)
         if node is None:
             return None
         op = node.op_type
         if op in WEIGHTED:
-            return _describe(g, node, bias, norm, norm_op)
+            found = _describe(g, node, bias, norm, norm_op)
+            return found and replace(found, norm_scale=gamma_beta[0], norm_bias=gamma_beta[1])
         if op in ("Add", "Sub") and len(node.input) == 2:
             consts = [i for i in node.input if g.constant(i) is not None]
             if len(consts) != 1:
@@ -66,6 +69,9 @@ def find_producer(g: GraphView, tensor: str) -> Optional[Producer]:
             bias = bias or consts[0]
             tensor = g.other_input(node, consts[0]) or ""
         elif op in NORMS:
+            if norm is None:
+                gamma_beta = tuple(node.input[i] if len(node.input) > i and node.input[i] else
+                                   None for i in (1, 2))
             norm, norm_op = norm or g.node_name(node), norm_op or op
             tensor = node.input[0]
         elif op in PASS_THROUGH:

@@ -39,6 +39,7 @@ def describe(path: str, op: str, weight_name: str, weight: torch.Tensor,
         name=path, op=op, weight=weight_name, fan_in=int(fan_in), fan_out=int(fan_out),
         weight_std=float(w.to(torch.float64).std(unbiased=False)), bias=bias, norm=norm,
         norm_op=norm_op, channels=channels,
+        norm_scale=f"{norm}.weight" if norm else None, norm_bias=f"{norm}.bias" if norm else None,
     )
 
 
