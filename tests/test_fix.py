@@ -123,3 +123,14 @@ def test_a_normalisation_before_the_site_gets_its_gamma_and_beta_changed(tmp_pat
     np.testing.assert_allclose(_init(fixed, ln.input[1]), gamma * change["factor"], rtol=1e-6)
     np.testing.assert_array_equal(_init(fixed, next(
         n for n in fixed.graph.node if n.name == "mm").input[1]), w)
+
+
+def test_fix_keeps_if_branches(tmp_path):
+    """Measuring specialises If nodes internally; the written model keeps them."""
+    from hostile.onnx_models import if_model
+
+    src, out = tmp_path / "if.onnx", tmp_path / "fixed.onnx"
+    onnx.save(if_model(), str(src))
+    result = run_cli("fix", str(src), "-o", str(out), "--json", "-n", "16")
+    assert result.exit_code in (0, 1), result.stderr
+    assert [n.op_type for n in onnx.load(str(out)).graph.node].count("If") == 1

@@ -171,9 +171,9 @@ def fix_onnx(path: Path, settings: Settings, max_steps: int = 32,
              providers: Optional[list[str]] = None) -> FixResult:
     """Fix the model site by site; the result holds both reports and the fixed model."""
     handle = OnnxModel(path, settings.memory_budget, settings.threads, providers)
-    before = report = inspect_handle(handle, str(path), settings)
-    model = onnx.ModelProto()
+    model = onnx.ModelProto()  # copied before measuring: If branches stay as they are
     model.CopyFrom(handle.model)
+    before = report = inspect_handle(handle, str(path), settings)
     result = FixResult(before, before, model)
     done: set = set()
     for _ in range(max_steps):
