@@ -37,17 +37,6 @@ class FixResult:
     skipped: list = field(default_factory=list)
 
 
-def _resolves_to(g: GraphView, tensor: str, initializer: str) -> bool:
-    for _ in range(6):
-        if tensor == initializer:
-            return True
-        node = g.producer.get(tensor)
-        if node is None or node.op_type not in _CHAIN:
-            return False
-        tensor = node.input[0]
-    return False
-
-
 def _ancestors(g: GraphView, tensor: str, depth: int = 10) -> list[onnx.NodeProto]:
     """Nodes on the single-input path back from an activation input (bias adds, norms)."""
     out = []
@@ -77,7 +66,7 @@ def _transform_input(model, g, nodes, initializer: str, change) -> Optional[str]
     """Replace the input of the first node in `nodes` that reads `initializer` by change(value)."""
     for node in nodes:
         for i, tensor in enumerate(node.input):
-            if tensor and _resolves_to(g, tensor, initializer):
+            if tensor and _origin(g, tensor) == initializer:
                 value = g.constant(tensor)
                 if value is None:
                     return None

@@ -314,10 +314,6 @@ def _session_from_disk(model: onnx.ModelProto, options, providers, size: int):
         return ort.InferenceSession(path, options, providers=providers)
 
 
-def _step(size: int) -> int:
-    return sample_step(size)
-
-
 def _batch_stats(values: dict, so: SiteOutputs) -> Optional[SiteStats]:
     """One batch's statistics from the graph's outputs; None when non-finite values appeared."""
     def opt(name):
@@ -338,9 +334,9 @@ def _array_stats(x: np.ndarray, site: Site, low, high, softmax_tau: float) -> Si
         x_rows = x.reshape(x.shape[: axes[0]] + (-1,))
         rows = stats_of_array(x_rows, None, None, None, -1, softmax_tau)
         base = stats_of_array(x, low, high, site.unit_axis, None, softmax_tau,
-                              _step(x.size))
+                              sample_step(x.size))
         return replace(base, rows=rows.rows, collapsed_rows=rows.collapsed_rows,
                        row_sample=rows.row_sample)
     return stats_of_array(x, low, high, site.unit_axis, axes[0] if axes else None,
-                          softmax_tau, _step(x.size))
+                          softmax_tau, sample_step(x.size))
 
