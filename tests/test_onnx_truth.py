@@ -139,4 +139,5 @@ def test_unit_means_match_numpy(case):
         finding = next(f for f in site["findings"] if f["code"] == "SAT101")
         tip = next(s for s in finding["suggestions"] if s["kind"] == "shift_bias")
         assert tip["units"] == sat["dead_unit_indices"]
-        np.testing.assert_allclose(tip["amounts"], -means[tip["units"]], rtol=1e-9, atol=1e-9)
+        # float32 runs of at most RUN_CAP values, accumulated in float64: ~1e-7 relative
+        np.testing.assert_allclose(tip["amounts"], -means[tip["units"]], rtol=1e-6, atol=1e-9)

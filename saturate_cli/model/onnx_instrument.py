@@ -15,9 +15,11 @@ from typing import Iterator, Optional
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from saturate_cli.model.handle import Site
+from saturate_cli.model.onnx_builder import GraphBuilder
+from saturate_cli.model.onnx_sums import exact_moments, fast_count, fast_moments, layout_for
 from saturate_cli.stats.reductions import SAMPLE_TARGET
 from saturate_cli.stats.site_stats import ROWS_PER_BATCH
 
@@ -61,50 +63,6 @@ def threshold_for(value: float, dtype: np.dtype, side: str) -> np.ndarray:
     return np.array(t, dtype=dtype).reshape(())
 
 
-class _Builder:
-    """Emits nodes and constants with unique names, respecting the model's opset."""
-
-    def __init__(self, model: onnx.ModelProto, opset: int, prefix: str):
-        self.model = model
-        self.opset = opset
-        self.prefix = prefix
-        self.count = 0
-        self.nodes: list[onnx.NodeProto] = []
-        self.inits: list[onnx.TensorProto] = []
-
-    def name(self, hint: str) -> str:
-        self.count += 1
-        return f"{self.prefix}{self.count}_{hint}"
-
-    def const(self, value: np.ndarray, hint: str = "c") -> str:
-        name = self.name(hint)
-        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def op(self, op_type: str, inputs: list[str], hint: str = "", **attrs) -> str:
-        out = self.name(hint or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
-        return out
-
-    def reduce(self, op_type: str, x: str, axes: Optional[list[int]], keepdims: int = 0) -> str:
-        """A Reduce* node; axes move from attribute to input at opset 13 (Sum) / 18 (others)."""
-        as_input = self.opset >= (13 if op_type == "ReduceSum" else 18)
-        if axes is None:
-            return self.op(op_type, [x], keepdims=keepdims)
-        if as_input:
-            return self.op(op_type, [x, self.const(np.array(axes, np.int64), "axes")],
-                           keepdims=keepdims)
-        return self.op(op_type, [x], axes=axes, keepdims=keepdims)
-
-    def compare(self, x: str, threshold: np.ndarray, side: str) -> str:
-        """Boolean mask x <= t (low) or x >= t (high)."""
-        t = self.const(threshold, "thr")
-        if self.opset >= 12:
-            return self.op("LessOrEqual" if side == "low" else "GreaterOrEqual", [x, t])
-        strict = self.op("Greater" if side == "low" else "Less", [x, t])
-        return self.op("Not", [strict])
-
-
 _NP_OF = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
 
 
@@ -121,7 +79,7 @@ def instrumented(
     graph = model.graph
     n_nodes, n_inits = len(graph.node), len(graph.initializer)
     saved = [_copy(vi) for vi in graph.output]
-    b = _Builder(model, opset, "__saturate_")
+    b = GraphBuilder(model, opset, "__saturate_")
     probs = _prob_outputs(model)
     outputs: dict[str, SiteOutputs] = {}
     for site, low, high in sites:
@@ -157,7 +115,7 @@ def _prob_outputs(model: onnx.ModelProto) -> dict[tuple[str, str], tuple[str, st
             if n.op_type in ("Softmax", "LogSoftmax") and n.input and n.output}
 
 
-def _site_nodes(b: _Builder, site: Site, low, high, elem_type, softmax_tau,
+def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
                 probs: Optional[tuple[str, str]] = None) -> SiteOutputs:
     x = site.input
     if elem_type not in _NP_OF:  # fp16 / bf16 / unknown: measure in float32
@@ -166,26 +124,23 @@ def _site_nodes(b: _Builder, site: Site, low, high, elem_type, softmax_tau,
         probs = None
     dtype = _NP_OF[elem_type]
     size = b.op("Size", [x], "size")
-    xd = x if elem_type == TensorProto.DOUBLE else b.op("Cast", [x], "f64", to=TensorProto.DOUBLE)
     rank = site.rank
     axes = None
     if site.unit_axis is not None and rank is not None:
-        axes = [a for a in range(rank) if a != site.unit_axis]
-    # per-unit sums cost no extra pass: the total is reduced from them
-    unit_sum = b.reduce("ReduceSum", xd, axes) if axes else None
-    so = SiteOutputs(
-        size=size,
-        total=b.reduce("ReduceSum", unit_sum or xd, None),
-        total_sq=b.reduce("ReduceSumSquare", xd, None),
-        min=b.reduce("ReduceMin", x, None),
-        max=b.reduce("ReduceMax", x, None),
-        sample=_sample(b, x, size),
-        unit_sum=unit_sum,
-    )
-    if low is not None:
-        so.unit_low = _count(b, b.compare(x, threshold_for(low, dtype, "low"), "low"), axes)
-    if high is not None:
-        so.unit_high = _count(b, b.compare(x, threshold_for(high, dtype, "high"), "high"), axes)
+        axes = [a for a in range(rank) if a != site.unit_axis % rank]
+    lay = layout_for(site, b.opset) if elem_type == TensorProto.FLOAT else None
+    shape = b.op("Shape", [x], "shape") if lay else None
+    lo, hi = b.reduce("ReduceMin", x, None), b.reduce("ReduceMax", x, None)
+    sums = fast_moments(b, x, lay, size, shape, lo, hi) if lay else exact_moments(
+        b, x, axes, elem_type == TensorProto.DOUBLE)
+    so = SiteOutputs(size=size, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
+                     sample=_sample(b, x, size), unit_sum=sums.unit_sum)
+    for limit, side in ((low, "low"), (high, "high")):
+        if limit is None:
+            continue
+        mask = b.compare(x, threshold_for(limit, dtype, side), side)
+        count = fast_count(b, mask, lay, shape) if lay else _count(b, mask, axes)
+        setattr(so, "unit_low" if side == "low" else "unit_high", count)
     if site.softmax_axes is not None:
         axes_ = list(site.softmax_axes)
         so.rows, so.collapsed = _rows_from_probs(b, *probs, axes_, dtype, softmax_tau) \
@@ -194,12 +149,13 @@ def _site_nodes(b: _Builder, site: Site, low, high, elem_type, softmax_tau,
     return so
 
 
-def _count(b: _Builder, mask: str, axes: Optional[list[int]]) -> str:
+def _count(b: GraphBuilder, mask: str, axes: Optional[list[int]]) -> str:
+    """Count of true values over `axes` (all of them for None; [] keeps every value a unit)."""
     as_int = b.op("Cast", [mask], "i32", to=TensorProto.INT32)
-    return b.reduce("ReduceSum", as_int, axes or None)
+    return as_int if axes == [] else b.reduce("ReduceSum", as_int, axes)
 
 
-def _sample(b: _Builder, x: str, size: str) -> str:
+def _sample(b: GraphBuilder, x: str, size: str) -> str:
     """Every k-th value of the flattened tensor, k odd, about SAMPLE_TARGET values in all."""
     flat = b.op("Reshape", [x, b.const(np.array([-1], np.int64), "flat")])
     if b.opset < 10:
@@ -213,7 +169,7 @@ def _sample(b: _Builder, x: str, size: str) -> str:
                           b.const(np.array([0], np.int64)), steps])
 
 
-def _row_sample(b: _Builder, x: str, axes: list[int], rank: Optional[int]) -> Optional[str]:
+def _row_sample(b: GraphBuilder, x: str, axes: list[int], rank: Optional[int]) -> Optional[str]:
     """The first ROWS_PER_BATCH rows of logits as a [rows, classes] matrix."""
     if rank is None or b.opset < 10:
         return None
@@ -227,7 +183,7 @@ def _row_sample(b: _Builder, x: str, axes: list[int], rank: Optional[int]) -> Op
                           b.const(np.array([0], np.int64))])
 
 
-def _rows_from_probs(b: _Builder, op: str, probs: str, axes: list[int], dtype,
+def _rows_from_probs(b: GraphBuilder, op: str, probs: str, axes: list[int], dtype,
                      tau: float) -> tuple[str, str]:
     """Rows, and rows whose max probability exceeds 1 - tau, read off the node's own output
     (one reduction instead of recomputing the softmax)."""
@@ -237,7 +193,7 @@ def _rows_from_probs(b: _Builder, op: str, probs: str, axes: list[int], dtype,
     return b.op("Size", [top], "rows"), collapsed
 
 
-def _softmax_rows(b: _Builder, x: str, axes: list[int], dtype, tau: float) -> tuple[str, str]:
+def _softmax_rows(b: GraphBuilder, x: str, axes: list[int], dtype, tau: float) -> tuple[str, str]:
     """Rows, and rows whose max probability exceeds 1 - tau (sum of exp(x - max) < 1/(1-tau))."""
     top = b.reduce("ReduceMax", x, axes, keepdims=1)
     mass = b.reduce("ReduceSum", b.op("Exp", [b.op("Sub", [x, top])]), axes, keepdims=0)

@@ -1,0 +1,76 @@
+"""Emit ONNX nodes and constants with unique names, respecting the model's opset."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+
+class GraphBuilder:
+    """Emits nodes and constants with unique names, respecting the model's opset."""
+
+    def __init__(self, model: onnx.ModelProto, opset: int, prefix: str):
+        self.model = model
+        self.opset = opset
+        self.prefix = prefix
+        self.count = 0
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+
+    def name(self, hint: str) -> str:
+        self.count += 1
+        return f"{self.prefix}{self.count}_{hint}"
+
+    def const(self, value: np.ndarray, hint: str = "c") -> str:
+        name = self.name(hint)
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str = "", **attrs) -> str:
+        out = self.name(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+    def reduce(self, op_type: str, x: str, axes: Optional[list[int]], keepdims: int = 0) -> str:
+        """A Reduce* node; axes move from attribute to input at opset 13 (Sum) / 18 (others)."""
+        as_input = self.opset >= (13 if op_type == "ReduceSum" else 18)
+        if axes is None:
+            return self.op(op_type, [x], keepdims=keepdims)
+        if as_input:
+            return self.op(op_type, [x, self.const(np.array(axes, np.int64), "axes")],
+                           keepdims=keepdims)
+        return self.op(op_type, [x], axes=axes, keepdims=keepdims)
+
+    def compare(self, x: str, threshold: np.ndarray, side: str) -> str:
+        """Boolean mask x <= t (low) or x >= t (high)."""
+        t = self.const(threshold, "thr")
+        if self.opset >= 12:
+            return self.op("LessOrEqual" if side == "low" else "GreaterOrEqual", [x, t])
+        strict = self.op("Greater" if side == "low" else "Less", [x, t])
+        return self.op("Not", [strict])
+
+    def branch(self) -> "GraphBuilder":
+        """A builder for an If branch: its own nodes; names and constants shared with this one
+        (a branch reads the outer graph's values and initializers)."""
+        sub = GraphBuilder(self.model, self.opset, self.prefix)
+        sub.name = self.name  # one counter, so names stay unique across branches
+        sub.inits = self.inits
+        return sub
+
+    def if_node(self, cond: str, then: "GraphBuilder", then_outs: list[str],
+                other: "GraphBuilder", other_outs: list[str], elem_type: int) -> list[str]:
+        """An If node choosing between two branch builders' outputs (all of `elem_type`)."""
+        def graph(sub: GraphBuilder, outs: list[str], label: str) -> onnx.GraphProto:
+            return helper.make_graph(sub.nodes, self.name(label), [],
+                                     [helper.make_tensor_value_info(o, elem_type, None)
+                                      for o in outs])
+
+        results = [self.name("if_out") for _ in then_outs]
+        self.nodes.append(helper.make_node(
+            "If", [cond], results, name=self.name("if"),
+            then_branch=graph(then, then_outs, "then"), else_branch=graph(other, other_outs,
+                                                                            "else")))
+        return results

@@ -1,0 +1,151 @@
+"""The in-graph reductions (float32 runs, float64 accumulation, exact redo) against numpy.
+
+Each case builds a one-node model, instruments its input as a site, runs onnxruntime and
+compares the batch's SiteStats with the exact numpy float64 path: counts, min, max, tails and
+per-unit counts identical; mean and std within 1e-5. The off-centre, huge-magnitude and
+long-run cases are the ones where float32 runs alone would be wrong.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper
+
+from saturate_cli.model.handle import Site
+from saturate_cli.model.onnx_handle import _batch_stats
+from saturate_cli.model.onnx_instrument import instrumented
+from saturate_cli.model.onnx_sums import HUGE, RUN_CAP
+from saturate_cli.stats.reductions import sample_step
+from saturate_cli.stats.site_stats import stats_of_array
+
+from stats_truth import assert_matches
+
+TAU = 0.01
+# kind -> (low, high, unit axis, softmax axis)
+PLANS = {
+    "relu": (0.0, None, 1, None),
+    "tanh": (-2.1782, 2.1782, -1, None),
+    "gelu": (-2.2785, None, None, None),
+    "softmax": (None, None, None, -1),
+    "units_first": (-1.0, 1.0, 0, None),
+}
+
+
+def _measure(x: np.ndarray, kind: str, dynamic: bool = False, opset: int = 17):
+    low, high, unit, axis = PLANS[kind]
+    rank = x.ndim
+    unit = unit % rank if unit is not None and rank else None
+    axes = (axis % rank,) if axis is not None and rank else None
+    dims = [f"d{i}" for i in range(rank)] if dynamic else list(x.shape)
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, dims)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    site = Site("s", "x", "Identity", kind, unit_axis=unit, softmax_axes=axes, rank=rank)
+    with instrumented(model, [(site, low, high)], {"x": TensorProto.FLOAT}, opset, TAU) as (
+            m, outputs):
+        session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = outputs["s"].names()
+    got = _batch_stats(dict(zip(names, session.run(names, {"x": x}))), outputs["s"])
+    want = stats_of_array(x, low, high, unit, axes[0] if axes else None, TAU,
+                          sample_step(x.size))
+    return got, want
+
+
+def _check(x: np.ndarray, kind: str, **kw) -> None:
+    got, want = _measure(x, kind, **kw)
+    assert got is not None, "finite input must not need the numpy fallback"
+    assert_matches(got, want, x)
+
+
+shapes = st.lists(st.integers(1, 9), min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=shapes, offset=st.sampled_from([0.0, 3.0, -50.0, 1e3, 1e6]),
+       scale=st.sampled_from([1e-3, 1.0, 10.0, 1e20]), kind=st.sampled_from(sorted(PLANS)),
+       seed=st.integers(0, 2**31 - 1), zeros=st.booleans(), dynamic=st.booleans())
+def test_random_tensors_match_numpy(shape, offset, scale, kind, seed, zeros, dynamic):
+    x = (np.random.default_rng(seed).standard_normal(shape) * scale + offset).astype(np.float32)
+    if zeros:  # exact tail thresholds: ties must count the same way
+        x.reshape(-1)[::3] = 0.0
+    _check(x, kind, dynamic=dynamic)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=shapes, kind=st.sampled_from(sorted(PLANS)), seed=st.integers(0, 2**31 - 1),
+       special=st.sampled_from([-3.4e38, 3.4e38, -np.finfo(np.float32).max, 1e30]))
+def test_huge_values_match_numpy(shape, kind, seed, special):
+    """Attention masks put -3.4e38 into softmax inputs: float32 squares would overflow."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.reshape(-1)[rng.permutation(x.size)[: max(1, x.size // 3)]] = special
+    _check(x, kind)
+
+
+def test_attention_mask_is_exact():
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 16)).astype(np.float32)
+    x[..., 10:] = np.finfo(np.float32).min
+    got, want = _measure(x, "softmax")
+    assert got is not None  # finite: no numpy fallback
+    assert_matches(got, want, x)
+    assert abs(x).max() > HUGE
+
+
+def test_far_off_centre_keeps_its_std():
+    """|mean| = 1e4 std: a float32 sum of squares about zero keeps no digit of the variance."""
+    x = (np.random.default_rng(1).standard_normal((16, 8, 30)) + 1e4).astype(np.float32)
+    got, _ = _measure(x, "relu")
+    xd = x.astype(np.float64)
+    # float32 runs alone would give a variance error of ~1e8 * 1e-7: the exact redo keeps it
+    assert got.std == pytest.approx(xd.std(), rel=1e-6)
+    assert got.mean == pytest.approx(xd.mean(), rel=1e-12)
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_runs_longer_than_the_cap_are_exact(dynamic):
+    x = (np.random.default_rng(2).standard_normal((2, 3 * RUN_CAP)) * 2 + 0.5).astype(np.float32)
+    got, want = _measure(x, "gelu", dynamic=dynamic)
+    xd = x.astype(np.float64)
+    assert got.mean == pytest.approx(xd.mean(), rel=1e-12)
+    assert got.std == pytest.approx(xd.std(), rel=1e-12)
+    assert_matches(got, want, x)
+
+
+@pytest.mark.parametrize("special", [math.nan, math.inf, -math.inf])
+def test_non_finite_is_left_to_the_numpy_path(special):
+    x = np.random.default_rng(3).standard_normal((4, 5)).astype(np.float32)
+    x[1, 2] = special
+    got, _ = _measure(x, "tanh")
+    assert got is None
+
+
+@pytest.mark.parametrize("kind", sorted(PLANS))
+def test_one_dimensional(kind):
+    _check(np.linspace(-5, 5, 101, dtype=np.float32), kind)
+
+
+@pytest.mark.parametrize("kind", ["relu", "tanh", "gelu"])
+def test_old_opset_uses_the_exact_path(kind):
+    x = (np.random.default_rng(4).standard_normal((6, 5, 4)) * 3).astype(np.float32)
+    got, want = _measure(x, kind, opset=9)
+    assert_matches(got, want, x)
+
+
+def test_per_unit_counts_in_every_layout():
+    """Units first, in the middle (NCHW) and last (NHWC / [B, S, H]): exact per-unit counts."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 6, 5, 7)).astype(np.float32)
+    x[:, 2] = -1.0  # one dead channel in NCHW
+    for kind in ("units_first", "relu", "tanh"):
+        got, want = _measure(x, kind)
+        np.testing.assert_array_equal(got.unit_saturated, want.unit_saturated)
+        assert got.unit_saturated is not None
