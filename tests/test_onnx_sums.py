@@ -149,3 +149,18 @@ def test_per_unit_counts_in_every_layout():
         got, want = _measure(x, kind)
         np.testing.assert_array_equal(got.unit_saturated, want.unit_saturated)
         assert got.unit_saturated is not None
+
+
+def test_the_model_is_restored_after_measuring(samples):
+    """Statistics nodes sit next to their sites while the session is built, then are gone."""
+    from saturate_cli.model.onnx_handle import OnnxModel
+
+    handle = OnnxModel(samples / "transformer_block.onnx", 2**32)
+    before = handle.model.SerializeToString()
+    plan = [(s, *handle._tails(s, 0.05)) for s in handle.sites]
+    with instrumented(handle.model, plan, handle._types, handle.graph.opset, TAU) as (m, outs):
+        order = [n.name for n in m.graph.node]
+        firsts = [min(i for i, name in enumerate(order) if name.startswith("__saturate_")
+                      and outs[s.name].size == name) for s, *_ in plan]
+        assert firsts == sorted(firsts) and firsts[-1] < len(order) - 10
+    assert handle.model.SerializeToString() == before

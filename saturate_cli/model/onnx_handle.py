@@ -20,19 +20,17 @@ from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Si
 from saturate_cli.model.onnx_branches import measurable_ifs, read_conditions, specialise
 from saturate_cli.model.onnx_graph import GraphView
 from saturate_cli.model.onnx_instrument import SiteOutputs, instrumented
-from saturate_cli.model.onnx_load import read_model
+from saturate_cli.model.onnx_load import read_model, weightless
 from saturate_cli.model.onnx_producer import find_producer, unit_axis
 from saturate_cli.model.onnx_sites import discover, is_float
 from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
 from saturate_cli.stats.site_stats import SiteStats, stats_of_array
 
-_SMALL = 4096  # initializers with fewer elements keep their values for shape inference
-
 
 def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]]:
     """Element type and rank of every tensor shape inference can tell."""
     try:
-        inferred = onnx.shape_inference.infer_shapes(_weightless(model), strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(weightless(model), strict_mode=False)
     except Exception:  # noqa: BLE001 - inference is best effort
         inferred = model
     types, ranks = {}, {}
@@ -47,26 +45,6 @@ def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]
         types[init.name] = init.data_type
         ranks[init.name] = len(init.dims)
     return types, ranks
-
-
-def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of `model` whose large initializers are typed graph inputs instead: shape
-    inference needs their shapes, not their bytes (it would copy the weights twice more)."""
-    g = model.graph
-    light = onnx.ModelProto(ir_version=model.ir_version, opset_import=model.opset_import,
-                            functions=model.functions)
-    lg = light.graph
-    lg.name = g.name
-    for field in ("node", "input", "output", "value_info", "sparse_initializer"):
-        getattr(lg, field).extend(getattr(g, field))
-    inputs = {vi.name for vi in g.input}
-    for init in g.initializer:
-        if math.prod(init.dims) < _SMALL:  # small ones may be shapes inference reads
-            lg.initializer.append(init)
-        elif init.name not in inputs:
-            lg.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type,
-                                                               list(init.dims)))
-    return light
 
 
 def _input_specs(g: GraphView) -> list[InputSpec]:
@@ -177,6 +155,9 @@ class OnnxModel:
         ort.set_default_logger_severity(4)  # failures reach the user as one line, not ORT logs
         options = ort.SessionOptions()
         options.log_severity_level = 4
+        # The memory pattern plans one block per input shape; with the statistics nodes its
+        # reuse is poor (ResNet-18, batch 8: +220 MB against +114 MB without), at no speed gain
+        options.enable_mem_pattern = False
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:

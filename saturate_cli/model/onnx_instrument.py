@@ -77,26 +77,50 @@ def instrumented(
     the runtime session inside the `with`).
     """
     graph = model.graph
-    n_nodes, n_inits = len(graph.node), len(graph.initializer)
+    n_inits = len(graph.initializer)
     saved = [_copy(vi) for vi in graph.output]
     b = GraphBuilder(model, opset, "__saturate_")
     probs = _prob_outputs(model)
     outputs: dict[str, SiteOutputs] = {}
+    groups = []
     for site, low, high in sites:
+        start = len(b.nodes)
         outputs[site.name] = _site_nodes(b, site, low, high, elem_types.get(site.input),
                                          softmax_tau, probs.get((site.name, site.input)))
+        groups.append(b.nodes[start:])
+    placed = _placements(graph, groups)
+    inserted = 0  # groups in the graph, from the end of `placed`
     try:
-        graph.node.extend(b.nodes)
+        for index, group in reversed(placed):
+            for offset, node in enumerate(group):
+                graph.node.insert(index + offset, node)
+            inserted += 1
         graph.initializer.extend(b.inits)
         del graph.output[:]
         graph.output.extend(helper.make_empty_tensor_value_info(name)
                             for so in outputs.values() for name in so.names())
         yield model, outputs
     finally:
-        del graph.node[n_nodes:]
+        for index, group in placed[len(placed) - inserted:]:
+            del graph.node[index:index + len(group)]  # earlier groups are gone: index holds
         del graph.initializer[n_inits:]
         del graph.output[:]
         graph.output.extend(saved)
+
+
+def _placements(graph: onnx.GraphProto, groups: list[list[onnx.NodeProto]]
+                ) -> list[tuple[int, list[onnx.NodeProto]]]:
+    """(index, nodes) for each site's group, sorted by index: right after the last node that
+    produces one of its inputs. Onnxruntime then reduces each activation input as soon as it
+    exists instead of keeping every one alive to the end of the graph (peak memory)."""
+    made = {out: i for i, n in enumerate(graph.node) for out in n.output}
+    placed = []
+    for group in groups:
+        own = {out for n in group for out in n.output}
+        needed = {i for n in group for i in n.input if i and i not in own}
+        placed.append((max((made[i] + 1 for i in needed if i in made), default=0), group))
+    placed.sort(key=lambda p: p[0])
+    return placed
 
 
 def _copy(vi: onnx.ValueInfoProto) -> onnx.ValueInfoProto:

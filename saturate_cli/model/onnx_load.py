@@ -13,7 +13,6 @@ from onnx import external_data_helper
 from saturate_cli.budget import refuse_over
 from saturate_cli.errors import first_line, ModelLoadError
 
-_TWO_GB = 2**31 - 1
 
 
 def _all_tensors(graph: onnx.GraphProto):
@@ -162,10 +161,33 @@ def _check_tensor_sizes(model: onnx.ModelProto, path: Path) -> None:
 
 
 def _check(model: onnx.ModelProto, path: Path) -> None:
+    """Tensor sizes here, the rest by onnx's checker on a weightless copy (the checker
+    serialises what it checks: the weights would be copied, and over 2 GiB cannot be)."""
     _check_tensor_sizes(model, path)
     try:
-        if model.ByteSize() < _TWO_GB:
-            onnx.checker.check_model(model)
+        onnx.checker.check_model(weightless(model))
     except Exception as exc:  # noqa: BLE001 - checker raises ValidationError and others
         raise ModelLoadError(f"{path}: fails the ONNX checker: {first_line(exc)}") from None
 
+
+_SMALL = 4096  # initializers with fewer elements keep their values
+
+
+def weightless(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of `model` whose large initializers are typed graph inputs instead: shape
+    inference needs their shapes, not their bytes (it would copy the weights twice more)."""
+    g = model.graph
+    light = onnx.ModelProto(ir_version=model.ir_version, opset_import=model.opset_import,
+                            functions=model.functions)
+    lg = light.graph
+    lg.name = g.name
+    for field in ("node", "input", "output", "value_info", "sparse_initializer"):
+        getattr(lg, field).extend(getattr(g, field))
+    inputs = {vi.name for vi in g.input}
+    for init in g.initializer:
+        if math.prod(init.dims) < _SMALL:  # small ones may be shapes inference reads
+            lg.initializer.append(init)
+        elif init.name not in inputs:
+            lg.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type,
+                                                               list(init.dims)))
+    return light
