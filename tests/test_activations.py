@@ -3,7 +3,6 @@ differences of f itself, and torch's calculate_gain."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -6,7 +6,6 @@ This module (like every onnx_* module) must never import torch.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -21,6 +20,7 @@ from saturate_cli.model.onnx_branches import measurable_ifs, read_conditions, sp
 from saturate_cli.model.onnx_graph import GraphView
 from saturate_cli.model.onnx_instrument import SiteOutputs, instrumented
 from saturate_cli.model.onnx_load import read_model, weightless
+from saturate_cli.model.onnx_session import open_session
 from saturate_cli.model.onnx_producer import find_producer, unit_axis
 from saturate_cli.model.onnx_sites import discover, is_float
 from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
@@ -161,11 +161,7 @@ class OnnxModel:
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:
-            size = _approx_bytes(model)
-            if size < _IN_MEMORY:
-                return ort.InferenceSession(model.SerializeToString(), options,
-                                            providers=self.providers)
-            return _session_from_disk(model, options, self.providers, size)
+            return open_session(model, options, self.providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise ModelLoadError(f"{self.path}: onnxruntime cannot run this model: "
                                  f"{first_line(exc)}") from None
@@ -252,47 +248,6 @@ def _ort_feed(batch: Batch) -> dict:
     return {k: ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
         np.ascontiguousarray(a).view(np.uint16), onnx.TensorProto.BFLOAT16)
         if a.dtype.name == "bfloat16" else a for k, a in batch.items()}
-
-
-_PROTOBUF_LIMIT = 2**31 - 2**24  # serialised protobufs stop at 2 GiB; keep a margin
-_IN_MEMORY = 2**26  # larger models reach onnxruntime through a temporary file
-
-
-def _approx_bytes(model: onnx.ModelProto) -> int:
-    """The serialised size, from the shapes of the initializers and Constant tensors
-    (ByteSize() costs as much as serialising)."""
-    tensors = itertools.chain(model.graph.initializer, (
-        a.t for n in model.graph.node if n.op_type == "Constant" for a in n.attribute
-        if a.HasField("t")))
-    total = 0
-    try:
-        for t in tensors:
-            if t.data_type == onnx.TensorProto.STRING:
-                return model.ByteSize()
-            dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type))
-            total += math.prod(t.dims) * dtype.itemsize
-    except (KeyError, TypeError, ValueError):  # a type numpy cannot name: measure exactly
-        return model.ByteSize()
-    return total
-
-
-def _session_from_disk(model: onnx.ModelProto, options, providers, size: int):
-    """Large models go through a temporary file: onnxruntime loading a path holds less memory
-    at once than loading bytes, and over 2 GiB the weights must be external data anyway."""
-    import tempfile
-
-    import onnxruntime as ort
-
-    with tempfile.TemporaryDirectory(prefix="saturate-") as folder:
-        path = str(Path(folder) / "instrumented.onnx")
-        if size < _PROTOBUF_LIMIT // 2:  # the estimate leaves out node overhead: margin
-            onnx.save_model(model, path)
-        else:  # saving as external data moves the weights out of the proto: save a copy
-            copy = onnx.ModelProto()
-            copy.CopyFrom(model)
-            onnx.save_model(copy, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location="weights.bin", size_threshold=1024)
-        return ort.InferenceSession(path, options, providers=providers)
 
 
 def _batch_stats(values: dict, so: SiteOutputs) -> Optional[SiteStats]:
