@@ -19,15 +19,20 @@ class GraphBuilder:
         self.count = 0
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
+        self.consts: dict[tuple, str] = {}
 
     def name(self, hint: str) -> str:
         self.count += 1
         return f"{self.prefix}{self.count}_{hint}"
 
     def const(self, value: np.ndarray, hint: str = "c") -> str:
-        name = self.name(hint)
-        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
+        """An initializer holding `value`; equal values share one (fewer nodes to optimise)."""
+        value = np.asarray(value)
+        key = (value.dtype.str, value.shape, value.tobytes())
+        if key not in self.consts:
+            self.consts[key] = self.name(hint)
+            self.inits.append(numpy_helper.from_array(value, self.consts[key]))
+        return self.consts[key]
 
     def op(self, op_type: str, inputs: list[str], hint: str = "", **attrs) -> str:
         out = self.name(hint or op_type.lower())
@@ -57,7 +62,7 @@ class GraphBuilder:
         (a branch reads the outer graph's values and initializers)."""
         sub = GraphBuilder(self.model, self.opset, self.prefix)
         sub.name = self.name  # one counter, so names stay unique across branches
-        sub.inits = self.inits
+        sub.inits, sub.consts = self.inits, self.consts
         return sub
 
     def if_node(self, cond: str, then: "GraphBuilder", then_outs: list[str],

@@ -19,7 +19,8 @@ from onnx import TensorProto, helper
 
 from saturate_cli.model.handle import Site
 from saturate_cli.model.onnx_builder import GraphBuilder
-from saturate_cli.model.onnx_sums import exact_moments, fast_count, fast_moments, layout_for
+from saturate_cli.model.onnx_sums import (exact_moments, fast_count, fast_moments, layout_for,
+                                          run_ones)
 from saturate_cli.stats.reductions import SAMPLE_TARGET
 from saturate_cli.stats.site_stats import ROWS_PER_BATCH
 
@@ -155,15 +156,18 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     lay = layout_for(site, b.opset) if elem_type == TensorProto.FLOAT else None
     shape = b.op("Shape", [x], "shape") if lay else None
     lo, hi = b.reduce("ReduceMin", x, None), b.reduce("ReduceMax", x, None)
-    sums = fast_moments(b, x, lay, size, shape, lo, hi) if lay else exact_moments(
-        b, x, axes, elem_type == TensorProto.DOUBLE)
+    if lay:
+        sums = fast_moments(b, x, lay, size, shape, lo, hi, site.softmax_axes is not None)
+    else:
+        sums = exact_moments(b, x, axes, elem_type == TensorProto.DOUBLE)
     so = SiteOutputs(size=size, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
                      sample=_sample(b, x, size), unit_sum=sums.unit_sum)
+    ones = run_ones(b, lay, shape) if lay and (low is not None or high is not None) else None
     for limit, side in ((low, "low"), (high, "high")):
         if limit is None:
             continue
         mask = b.compare(x, threshold_for(limit, dtype, side), side)
-        count = fast_count(b, mask, lay, shape) if lay else _count(b, mask, axes)
+        count = fast_count(b, mask, lay, ones) if lay else _count(b, mask, axes)
         setattr(so, "unit_low" if side == "low" else "unit_high", count)
     if site.softmax_axes is not None:
         axes_ = list(site.softmax_axes)

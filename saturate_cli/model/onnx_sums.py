@@ -80,12 +80,16 @@ def exact_moments(b: GraphBuilder, x: str, unit_axes: Optional[list[int]],
 
 
 def fast_moments(b: GraphBuilder, x: str, lay: Layout, size: str, shape: str,
-                 lo: str, hi: str) -> Moments:
+                 lo: str, hi: str, masks_expected: bool) -> Moments:
     """Float32 runs, float64 accumulation, an exact redo when needed (see the module doc).
 
-    `lo` and `hi` are the tensor's min and max: beyond HUGE in magnitude the runs are taken on
-    the tensor scaled by a power of two (exact) so that float32 squares cannot overflow.
+    Where `masks_expected` (softmax inputs), `lo` and `hi` (the tensor's min and max) choose a
+    second fast path: beyond HUGE in magnitude the runs are taken on the tensor scaled by a
+    power of two (exact), so that float32 squares cannot overflow. Elsewhere huge values take
+    the exact redo: each If costs session set-up time (~1.5 ms per branch graph).
     """
+    if not masks_expected:
+        return _checked_runs(b, x, lay, size, shape, None)
     magnitude = b.op("Max", [b.op("Abs", [lo]), b.op("Abs", [hi])])
     huge = b.op("Greater", [magnitude, b.const(np.array(HUGE, np.float32))])
     scaled_b, plain_b = b.branch(), b.branch()
@@ -145,22 +149,27 @@ def _untrusted(b: GraphBuilder, fast: Moments, lay: Layout, size: str, shape: st
     lhs = b.op("Mul", [b.op("Mul", [fast.total, fast.total]), b.const(np.array(c2 + 1.0))])
     rhs = b.op("Mul", [b.op("Mul", [n, fast.total_sq]), b.const(np.array(c2))])
     bad = b.op("Or", [bad, b.op("Greater", [lhs, rhs])])
-    for axis in sorted({lay.sum_axis, lay.sq_axis}):
-        run = b.op("Gather", [shape, b.const(np.array(axis, np.int64), "axis")])
-        bad = b.op("Or", [bad, b.op("Greater", [run, b.const(np.array(RUN_CAP, np.int64))])])
-    return bad
+    runs = b.op("Gather", [shape, b.const(np.array(sorted({lay.sum_axis, lay.sq_axis}),
+                                                   np.int64), "axes")])
+    longest = b.reduce("ReduceMax", runs, None)
+    return b.op("Or", [bad, b.op("Greater", [longest, b.const(np.array(RUN_CAP, np.int64))])])
 
 
-def fast_count(b: GraphBuilder, mask: str, lay: Layout, shape: str) -> str:
-    """Exact count of true values per unit (or in all, without units) of a boolean mask."""
-    as_u8 = b.op("Cast", [mask], "u8", to=TensorProto.UINT8)
+def run_ones(b: GraphBuilder, lay: Layout, shape: str) -> str:
+    """A uint8 vector of ones as long as one run, shaped to contract the run axis."""
     a = lay.sum_axis
     run = b.op("Slice", [shape, b.const(np.array([a], np.int64)),
                          b.const(np.array([a + 1], np.int64))])
     one = b.const(np.array([1], np.int64))
     last = a == lay.rank - 1
-    ones = b.op("ConstantOfShape", [b.op("Concat", [run, one] if last else [one, run], axis=0)],
+    return b.op("ConstantOfShape", [b.op("Concat", [run, one] if last else [one, run], axis=0)],
                 value=numpy_helper.from_array(np.array([1], np.uint8)))
+
+
+def fast_count(b: GraphBuilder, mask: str, lay: Layout, ones: str) -> str:
+    """Exact count of true values per unit (or in all, without units) of a boolean mask."""
+    as_u8 = b.op("Cast", [mask], "u8", to=TensorProto.UINT8)
+    last = lay.sum_axis == lay.rank - 1
     counts = b.op("MatMulInteger", [as_u8, ones] if last else [ones, as_u8])
     wide = b.op("Cast", [counts], "i64", to=TensorProto.INT64)
     return b.reduce("ReduceSum", wide, lay.others())
