@@ -120,3 +120,15 @@ def test_25m_values_with_a_large_offset():
     assert math.isclose(stats.std, std, rel_tol=REL)
     unit_sum = xd.sum(axis=(0, 2, 3))
     np.testing.assert_allclose(stats.unit_sum, unit_sum, rtol=1e-6)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_rows_read_off_the_call_output(log):
+    """The capture hands over softmax's own output: same rows and collapsed rows as numpy."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 6, 9, generator=g) * torch.tensor([0.1, 1.0, 8.0, 30.0]).view(4, 1, 1)
+    plan = Plan(None, None, None, -1, log)
+    out = torch.log_softmax(x, -1) if log else torch.softmax(x, -1)
+    got = batch_stats(x, plan, 0.01, out)
+    assert_matches(got, _truth(x, plan), x.numpy())
+    assert 0 < got.collapsed_rows < got.rows

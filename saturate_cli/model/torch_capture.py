@@ -31,7 +31,7 @@ from saturate_cli.model.torch_kinds import (FUSED_ATTENTION, RECURRENT, call_lab
                                            classify, module_kind)
 from saturate_cli.model.torch_producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
 
-Sink = Callable[[str, str, str, dict, Optional[Producer], torch.Tensor], None]
+Sink = Callable[..., None]  # (site, op, kind, params, producer, x[, call output])
 _BIAS_ADDS = ("add", "iadd", "radd")
 _OPAQUE = {  # modules whose activations run inside one call that the capture cannot open
     **{name: "gate activations are fused inside the recurrent kernel" for name in RECURRENT},
@@ -119,6 +119,9 @@ class _Pass:
             self.remember(out, replace(source, bias=source.bias or params[id(args[1])][0]))
 
 
+_JUDGED_ON_OUTPUT = ("softmax", "log_softmax")
+
+
 class _Mode(TorchFunctionMode):
     def __init__(self, state: _Pass):
         super().__init__()
@@ -133,7 +136,12 @@ class _Mode(TorchFunctionMode):
             hit = classify(name, args, kwargs)
             if hit is not None:
                 site, op = self.state.site_name(name)
-                self.state.sink(site, op, hit[0], hit[1], self.state.producer_of(x), x)
+                producer = self.state.producer_of(x)
+                if hit[0] in _JUDGED_ON_OUTPUT:  # softmax rows: read the call's own output
+                    out = func(*args, **kwargs)
+                    self.state.sink(site, op, hit[0], hit[1], producer, x, out)
+                    return out
+                self.state.sink(site, op, hit[0], hit[1], producer, x)  # before in-place ops
                 return func(*args, **kwargs)
         if base in FUSED_ATTENTION:
             self.state.capture.fused(self.state.site_name(name)[0], name)

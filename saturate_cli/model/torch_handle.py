@@ -79,7 +79,7 @@ class TorchModel:
         tiny = replace(settings, synthetic="normal", samples=PROBE_BATCH,
                        batch_size=PROBE_BATCH, seed=0)
         batch = next(synthetic_batches(self.inputs, tiny))
-        self._forward(batch, lambda name, op, kind, params, producer, x:
+        self._forward(batch, lambda name, op, kind, params, producer, x, *_:
                       self._register(name, op, kind, params, producer, x), ModelLoadError)
 
     def collect(self, batches: Iterable[Batch], tau: float, softmax_tau: float,
@@ -88,10 +88,11 @@ class TorchModel:
         totals: dict[str, SiteStats] = {s.name: SiteStats() for s in self.sites}
         plans: dict[str, Plan] = {}
 
-        def sink(name, op, kind, params, producer, x):
+        def sink(name, op, kind, params, producer, x, out=None):
             site = self._register(name, op, kind, params, producer, x)
             plan = plans.get(name) or plans.setdefault(name, plan_for(site, tau))
-            totals[name] = totals.get(name, SiteStats()).merge(batch_stats(x, plan, softmax_tau))
+            totals[name] = totals.get(name, SiteStats()).merge(
+                batch_stats(x, plan, softmax_tau, out))
 
         seen = False
         done, self.interrupted = dict(totals), False  # done: totals after the last whole batch

@@ -31,12 +31,13 @@ class Plan:
     high: Optional[float]
     unit_axis: Optional[int]
     softmax_axis: Optional[int]
+    log_probs: bool = False  # the call's output is log-probabilities (log_softmax)
 
 
 def plan_for(site: Site, tau: float) -> Plan:
     tails = get_kind(site.kind).tails(site.params, tau)
     axis = site.softmax_axes[0] if site.softmax_axes else None
-    return Plan(tails.low, tails.high, site.unit_axis, axis)
+    return Plan(tails.low, tails.high, site.unit_axis, axis, site.kind == "log_softmax")
 
 
 def _host(t: torch.Tensor) -> np.ndarray:
@@ -49,10 +50,26 @@ def _host(t: torch.Tensor) -> np.ndarray:
 _SAFE_EXPONENT = 46
 
 
-def _squares(w: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Sum of (w - shift)^2 with torch's cascade summation (a BLAS dot drifts by ~1e-4)."""
-    d = w - shift
-    return d.mul_(d).sum()
+_CHUNK = 2**16  # values per BLAS dot: one dot over 6 M values drifts by ~5e-6, chunks by ~1e-8
+_OFF_CENTRE = 4.0  # |mean| / std beyond which a sum of squares about zero loses digits
+
+
+def _squares(w: torch.Tensor, total: torch.Tensor, size: int) -> torch.Tensor:
+    """Sum of (w - mean)^2 in float64, ~1e-7 relative.
+
+    Float32 dots over chunks of _CHUNK values, accumulated in float64 (one read, no copy);
+    when the values sit off-centre (|mean| > _OFF_CENTRE std: the dots would cancel) the
+    squares are taken about the mean instead (torch's cascade sum; a subtraction and a copy).
+    """
+    flat = w.reshape(-1)
+    dots = torch.stack([torch.dot(c, c) for c in flat.split(_CHUNK)])
+    about_zero = dots.sum(dtype=torch.float64)
+    t, q = float(total), float(about_zero)
+    c2 = _OFF_CENTRE ** 2
+    if (c2 + 1.0) * t * t <= c2 * size * q:
+        return about_zero - total.double() * (total.double() / size)
+    d = w - (total / size).to(w.dtype)
+    return d.mul_(d).sum(dtype=torch.float64)
 
 
 def _counts(mask: torch.Tensor, others: list, size: int) -> torch.Tensor:
@@ -62,12 +79,13 @@ def _counts(mask: torch.Tensor, others: list, size: int) -> torch.Tensor:
     return mask.sum(dim=others, dtype=torch.int32 if size < 2**31 else torch.int64)
 
 
-def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float) -> Reductions:
+def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
+                  probs: Optional[torch.Tensor] = None) -> Reductions:
     """The per-batch reductions of one tensor, computed where it lives.
 
-    Float32 tensors are reduced in float32 with cascade sums: the sum of squares is taken about
-    the batch mean (no cancellation) and handed over as `m2 + total^2/n` in float64, so the
-    moments keep ~1e-7 relative accuracy; counts, min and max are exact. Two host transfers:
+    Float32 tensors are reduced in float32 with cascade sums and chunked dots (`_squares`), the
+    sum of squares handed over as `m2 + total^2/n` in float64, so the moments keep ~1e-7
+    relative accuracy; counts, min and max are exact. Two host transfers:
     min/max first (a non-finite batch stops there and is measured exactly by the numpy path),
     then every other result in one concatenated float64 vector.
     """
@@ -93,7 +111,7 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float) -> Reductions
         unit_sum = unit_sum.double() / scale if scale != 1.0 else unit_sum
     else:
         total = w.sum(dtype=torch.float64) if w.dtype == torch.float64 else w.sum().double()
-    squares = _squares(w, (total / size).to(w.dtype))
+    squares = _squares(w, total, size)
     if scale != 1.0:
         total, squares = total.double() / scale, squares.double() / (scale * scale)
     scalars = [total, squares.double()]
@@ -112,8 +130,12 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float) -> Reductions
     if softmax:
         axis = plan.softmax_axis
         # max probability > 1 - tau' (the numpy path: sum of exp(x - max) < 1 / (1 - tau'))
-        top = torch.softmax(x, dim=axis).amax(dim=axis)
-        scalars.append(torch.count_nonzero(top > 1.0 - softmax_tau).double())
+        if probs is not None and probs.shape == x.shape:  # the call's own output: no recompute
+            top = probs.detach().amax(dim=axis)
+            limit = math.log1p(-softmax_tau) if plan.log_probs else 1.0 - softmax_tau
+        else:
+            top, limit = torch.softmax(x, dim=axis).amax(dim=axis), 1.0 - softmax_tau
+        scalars.append(torch.count_nonzero(top > limit).double())
         rows = x.movedim(axis, -1).reshape(-1, x.shape[axis])[:ROWS_PER_BATCH]
         vectors.append(rows.reshape(-1).double())
     host = torch.cat([torch.stack(scalars)] + vectors).cpu().numpy()
@@ -143,9 +165,11 @@ def _take(host: np.ndarray, at: int, n: int) -> np.ndarray:
     return host[at:at + n]
 
 
-def batch_stats(x: torch.Tensor, plan: Plan, softmax_tau: float) -> SiteStats:
-    """One batch's statistics; exact numpy statistics when NaN/Inf appeared."""
-    stats = stats_from_reductions(reduce_tensor(x, plan, softmax_tau))
+def batch_stats(x: torch.Tensor, plan: Plan, softmax_tau: float,
+                probs: Optional[torch.Tensor] = None) -> SiteStats:
+    """One batch's statistics; exact numpy statistics when NaN/Inf appeared. `probs`: the
+    softmax / log_softmax call's output, read instead of recomputing it."""
+    stats = stats_from_reductions(reduce_tensor(x, plan, softmax_tau, probs))
     if stats is not None:
         return stats
     return stats_of_array(_host(x), plan.low, plan.high, plan.unit_axis, plan.softmax_axis,
