@@ -156,8 +156,11 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.log_severity_level = 4
         # The memory pattern plans one block per input shape; with the statistics nodes its
-        # reuse is poor (ResNet-18, batch 8: +220 MB against +114 MB without), at no speed gain
+        # reuse is poor (ResNet-18, batch 8: +220 MB against +114 MB without), at no speed gain.
+        # Priority order runs each site's statistics nodes (placed right after the site) as
+        # soon as they can run, so activation inputs die early (BERT-size peak -58 MB).
         options.enable_mem_pattern = False
+        options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 
 _PROTOBUF_LIMIT = 2**31 - 2**24  # serialised protobufs stop at 2 GiB; keep a margin
-_IN_MEMORY = 2**26  # larger models reach onnxruntime through a temporary file
+_IN_MEMORY = 2**23  # larger models reach onnxruntime through a temporary file (peak RSS)
 
 
 def open_session(model: onnx.ModelProto, options, providers):
