@@ -144,6 +144,29 @@ def torchlens(name: str, batches: Batches, threads: int) -> float:
     return _clock(loop)
 
 
+def polygraphy_mark_all(name: str, batches: Batches, threads: int) -> float:
+    """`polygraphy run --onnx-outputs mark all` as its Python API does it (optional peer): every
+    tensor marked as an output, onnxruntime runner, every batch's results kept for comparison."""
+    try:
+        from polygraphy import constants
+        from polygraphy.backend.onnx import BytesFromOnnx, ModifyOutputs, OnnxFromPath
+        from polygraphy.backend.onnxrt import OnnxrtRunner, SessionFromOnnx
+        from polygraphy.comparator import Comparator
+        from polygraphy.logger import G_LOGGER
+    except ImportError:
+        raise Unavailable("polygraphy is not installed (pip install -e '.[bench]')") from None
+
+    G_LOGGER.module_severity = G_LOGGER.ERROR  # its progress lines would go to our stdout
+    loaded = OnnxFromPath(str(models.onnx_path(name)))()
+
+    def loop():
+        marked = BytesFromOnnx(ModifyOutputs(loaded, outputs=constants.MARK_ALL, copy=True))
+        runner = OnnxrtRunner(SessionFromOnnx(marked, providers=["CPUExecutionProvider"]))
+        Comparator.run([runner], data_loader=list(batches()))
+
+    return _clock(loop)
+
+
 class Unavailable(RuntimeError):
     """A method that cannot run here (optional peer missing)."""
 
@@ -157,4 +180,5 @@ METHODS = {
     "plain-torch": plain_torch,
     "saturate-torch": saturate_torch,
     "torchlens": torchlens,
+    "polygraphy": polygraphy_mark_all,
 }

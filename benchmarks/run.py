@@ -28,9 +28,9 @@ import table  # noqa: E402
 PY = sys.executable
 SATURATE = [PY, "-m", "saturate_cli"]
 LOOP_METHODS = ("plain-onnx", "saturate-onnx", "ort-minmax", "ort-entropy", "ort-percentile",
-                "plain-torch", "saturate-torch", "torchlens")
-MEMORY_METHODS = ("plain-onnx", "saturate-onnx", "ort-minmax", "ort-percentile", "plain-torch",
-                  "saturate-torch")
+                "polygraphy", "plain-torch", "saturate-torch", "torchlens")
+MEMORY_METHODS = ("plain-onnx", "saturate-onnx", "ort-minmax", "ort-percentile", "polygraphy",
+                  "plain-torch", "saturate-torch")
 SIZES = {"resnet18": (4, 8), "bert": (4, 4)}  # (batches, batch size)
 QUICK_SIZES = {"resnet18": (3, 4), "bert": (3, 2)}
 MEMORY_REPS = 3

@@ -88,10 +88,16 @@ def render(info: dict, timing: dict, memory: dict) -> str:
 
 
 def _speedups(rows: dict) -> list[str]:
+    """Each ONNX peer's time against saturate's, whole and over the plain floor (the extra
+    time each spends measuring)."""
     sat = rows.get("saturate-onnx", {}).get("seconds")
+    plain = rows.get("plain-onnx", {}).get("seconds")
     out = []
-    for peer in ("ort-entropy", "ort-percentile", "ort-minmax"):
+    for peer in ("ort-entropy", "ort-percentile", "ort-minmax", "polygraphy"):
         t = rows.get(peer, {}).get("seconds")
         if sat and t:
-            out.append(f"{peer} takes {t / sat:.2f}× the time of saturate-onnx.")
+            line = f"{peer} takes {t / sat:.2f}× the time of saturate-onnx"
+            if plain and sat > plain:
+                line += f"; its time over plain inference is {(t - plain) / (sat - plain):.1f}× saturate's"
+            out.append(line + ".")
     return [""] + out if out else []
