@@ -169,3 +169,15 @@ def test_the_model_is_restored_after_measuring(samples):
                       and outs[s.name].size == name) for s, *_ in plan]
         assert firsts == sorted(firsts) and firsts[-1] < len(order) - 10
     assert handle.model.SerializeToString() == before
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (3, 0, 2), (2, 3, 0), ()])
+@pytest.mark.parametrize("kind", sorted(PLANS))
+def test_empty_and_scalar_tensors(shape, kind):
+    x = np.full(shape, -3.0, np.float32)
+    if not shape and PLANS[kind][3] is not None:
+        return  # a softmax needs an axis
+    got, want = _measure(x, kind)
+    assert got.count == want.count == x.size
+    if x.size:
+        assert_matches(got, want, x)
