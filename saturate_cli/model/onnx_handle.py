@@ -20,7 +20,7 @@ from saturate_cli.model.onnx_branches import measurable_ifs, read_conditions, sp
 from saturate_cli.model.onnx_graph import GraphView
 from saturate_cli.model.onnx_instrument import SiteOutputs, instrumented
 from saturate_cli.model.onnx_load import read_model, weightless
-from saturate_cli.model.onnx_session import open_session
+from saturate_cli.model.onnx_session import Staged
 from saturate_cli.model.onnx_producer import find_producer, unit_axis
 from saturate_cli.model.onnx_sites import discover, is_float
 from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
@@ -82,6 +82,8 @@ class OnnxModel:
                  providers: Optional[list[str]] = None, model: Optional[onnx.ModelProto] = None):
         self.path = str(path)
         self.model = model if model is not None else read_model(path, memory_budget)
+        self._budget = memory_budget
+        self._reloadable = model is None  # the file can give the weights back (see _measure)
         self.threads = threads
         self.providers = providers or ["CPUExecutionProvider"]
         self.notes: list[str] = []
@@ -92,6 +94,7 @@ class OnnxModel:
     @property
     def has_branches(self) -> bool:
         """Activations inside top-level If branches wait for data to pick the branch."""
+        self._reload()
         return bool(measurable_ifs(self.model))
 
     def _analyse(self) -> None:
@@ -127,6 +130,7 @@ class OnnxModel:
         first = next(stream, None)
         if first is None:
             raise CalibrationError(f"{self.path}: no calibration data")
+        self._reload()
         self._specialise(first)
         if any(s.rank is None for s in self.sites):
             self._probe_ranks(first)
@@ -144,12 +148,24 @@ class OnnxModel:
             if len(model.graph.node) == len(self.model.graph.node) and not untaken:
                 return  # nothing could be inlined
             self.model, self._untaken = model, self._untaken + untaken
+            self._reloadable = False
             self.notes.extend(f"If '{self.graph.node_name(n)}': measured its "
                               f"{'then' if t else 'else'} branch, the one the first batch takes"
                               for n, t in zip(ifs, taken))
             self._analyse()
 
     def _session(self, model: onnx.ModelProto):
+        with self._stage(model) as staged:
+            return self._open(staged)
+
+    def _stage(self, model: onnx.ModelProto, consume: bool = False) -> Staged:
+        try:
+            return Staged(model, consume)
+        except Exception as exc:  # noqa: BLE001 - protobuf and the file system raise many types
+            raise ModelLoadError(f"{self.path}: cannot serialise the model for onnxruntime: "
+                                 f"{first_line(exc)}") from None
+
+    def _open(self, staged: Staged):
         import onnxruntime as ort
 
         ort.set_default_logger_severity(4)  # failures reach the user as one line, not ORT logs
@@ -164,7 +180,7 @@ class OnnxModel:
         if self.threads:
             options.intra_op_num_threads = self.threads
         try:
-            return open_session(model, options, self.providers)
+            return staged.open(options, self.providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise ModelLoadError(f"{self.path}: onnxruntime cannot run this model: "
                                  f"{first_line(exc)}") from None
@@ -204,7 +220,13 @@ class OnnxModel:
         plan = [(s, *self._tails(s, tau)) for s in self.sites]
         with instrumented(self.model, plan, self._types, self.graph.opset, softmax_tau) as (
                 model, outputs):
-            session = self._session(model)
+            # the file gives the weights back if needed: staging may empty the model
+            staged = self._stage(model, consume=self._reloadable)
+        del model
+        with staged:
+            if staged.consumed:  # Python's copy of the weights goes before onnxruntime loads
+                self.model = self.graph = None  # its own (BERT-size peak -130 MB)
+            session = self._open(staged)
         names = [n for so in outputs.values() for n in so.names()]
         totals = {s.name: SiteStats() for s in self.sites}
         raw_session = None
@@ -233,7 +255,14 @@ class OnnxModel:
             self.interrupted = True
         return done
 
+    def _reload(self) -> None:
+        """Read the model again if an earlier measurement handed its weights to onnxruntime."""
+        if self.model is None:
+            self.model = read_model(Path(self.path), self._budget)
+            self.graph = GraphView(self.model)
+
     def _raw_session(self):
+        self._reload()
         raw = onnx.ModelProto()
         raw.CopyFrom(self.model)
         del raw.graph.output[:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,53 @@ _PROTOBUF_LIMIT = 2**31 - 2**24  # serialised protobufs stop at 2 GiB; keep a ma
 _IN_MEMORY = 2**23  # larger models reach onnxruntime through a temporary file (peak RSS)
 
 
-def open_session(model: onnx.ModelProto, options, providers):
-    """An InferenceSession for `model`."""
-    import onnxruntime as ort
+class Staged:
+    """A model serialised for onnxruntime: bytes, or a file in a temporary folder (removed on
+    close). Once staged, the caller may drop its ModelProto before the session is built, so
+    the two copies of the weights are never held at once."""
 
-    size = _approx_bytes(model)
-    if size < _IN_MEMORY:
-        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
-    return _session_from_disk(model, options, providers, size)
+    def __init__(self, model: onnx.ModelProto, consume: bool = False):
+        """`consume`: the caller drops `model` afterwards, so its weights may be moved out to
+        the file tensor by tensor (serialising it whole holds two transient copies)."""
+        self._folder = None
+        self.consumed = False  # True once the model's weights were moved out to the file
+        size = _approx_bytes(model)
+        if size < _IN_MEMORY:
+            self.source = model.SerializeToString()
+            return
+        self._folder = tempfile.TemporaryDirectory(prefix="saturate-")
+        self.source = str(Path(self._folder.name) / "model.onnx")
+        if size < _PROTOBUF_LIMIT // 2 and not consume:  # estimate leaves out nodes: margin
+            onnx.save_model(model, self.source)
+            return
+        if not consume:  # saving as external data moves the weights out of the proto
+            copy = onnx.ModelProto()
+            copy.CopyFrom(model)
+            model = copy
+        self.consumed = consume
+        onnx.save_model(model, self.source, save_as_external_data=True,
+                        all_tensors_to_one_file=True, location="weights.bin",
+                        size_threshold=1024)
+
+    def open(self, options, providers):
+        import onnxruntime as ort
+
+        return ort.InferenceSession(self.source, options, providers=providers)
+
+    def close(self) -> None:
+        self.source = b""
+        if self._folder is not None:
+            try:
+                self._folder.cleanup()
+            except OSError:  # a runtime may still map the weights file (Windows): leave it
+                pass
+            self._folder = None
+
+    def __enter__(self) -> "Staged":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _approx_bytes(model: onnx.ModelProto) -> int:
@@ -45,24 +85,3 @@ def _approx_bytes(model: onnx.ModelProto) -> int:
     except (KeyError, TypeError, ValueError):  # a type numpy cannot name: measure exactly
         return model.ByteSize()
     return total
-
-
-def _session_from_disk(model: onnx.ModelProto, options, providers, size: int):
-    """Large models go through a temporary file: onnxruntime loading a path holds less memory
-    at once than loading bytes, and over 2 GiB the weights must be external data anyway."""
-    import tempfile
-
-    import onnxruntime as ort
-
-    with tempfile.TemporaryDirectory(prefix="saturate-") as folder:
-        path = str(Path(folder) / "instrumented.onnx")
-        if size < _PROTOBUF_LIMIT // 2:  # the estimate leaves out node overhead: margin
-            onnx.save_model(model, path)
-        else:  # saving as external data moves the weights out of the proto: save a copy
-            copy = onnx.ModelProto()
-            copy.CopyFrom(model)
-            onnx.save_model(copy, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location="weights.bin", size_threshold=1024)
-        return ort.InferenceSession(path, options, providers=providers)
-
-
