@@ -181,3 +181,14 @@ def test_empty_and_scalar_tensors(shape, kind):
     assert got.count == want.count == x.size
     if x.size:
         assert_matches(got, want, x)
+
+
+@pytest.mark.parametrize("kind", ["relu", "gelu"])
+def test_tiny_values_keep_their_spread(kind):
+    """±2^-80 in balanced runs: float32 run sums are exactly 0 and the squares (2^-160)
+    underflow to 0, so the runs alone would report std 0; the exact redo keeps 2^-80."""
+    signs = np.where(np.arange(20) % 2 == 0, 1.0, -1.0)
+    x = np.broadcast_to(signs * 2.0**-80, (8, 6, 20)).astype(np.float32)
+    got, want = _measure(np.ascontiguousarray(x), kind)
+    assert want.std == pytest.approx(2.0**-80, abs=0)
+    assert got.std == pytest.approx(want.std, rel=1e-9, abs=0)

@@ -132,3 +132,12 @@ def test_softmax_rows_read_off_the_call_output(log):
     got = batch_stats(x, plan, 0.01, out)
     assert_matches(got, _truth(x, plan), x.numpy())
     assert 0 < got.collapsed_rows < got.rows
+
+
+def test_tiny_values_keep_their_spread():
+    """±2^-80: float32 squares (2^-160) underflow to 0; scaled first, the std survives."""
+    signs = torch.where(torch.arange(20) % 2 == 0, 1.0, -1.0)
+    x = (signs * 2.0**-80).expand(8, 6, 20).contiguous().float()
+    stats = batch_stats(x, PLANS["relu"], 0.01)
+    assert stats.std == pytest.approx(2.0**-80, rel=1e-9, abs=0)
+    _check(x, PLANS["relu"])

@@ -6,7 +6,8 @@ float32 along one axis only, in runs of at most RUN_CAP values (relative error ~
 run sums are accumulated in float64. An If node redoes the batch in float64 whenever the runs
 cannot be trusted: a run sum overflowed or met NaN/Inf (BERT's -3.4e38 attention masks), the
 values sit far off-centre (|mean| > OFF_CENTRE std, where the sum of squares would cancel), or a
-run is longer than RUN_CAP. Tail counts are exact: the boolean mask, cast to uint8, is contracted
+run is longer than RUN_CAP (and when every value is tiny enough for float32 squares to
+underflow). Tail counts are exact: the boolean mask, cast to uint8, is contracted
 with a vector of ones by MatMulInteger (int32 per run, int64 after).
 """
 
@@ -25,6 +26,7 @@ RUN_CAP = 4096  # longest float32 run: worst-case relative error ~RUN_CAP/16 * 6
 OFF_CENTRE = 4.0  # |mean| / std beyond which a float32 sum of squares loses digits
 HUGE = 2.0**46  # beyond this magnitude float32 squares of a run could overflow
 SAFE_EXPONENT = 46  # such tensors are scaled so that their largest value is about 2^46
+TINY = 2.0**-40  # below this magnitude throughout, float32 squares lose digits to underflow
 FAST_OPSET = 10  # MatMulInteger, IsNaN, ConstantOfShape
 
 
@@ -88,24 +90,25 @@ def fast_moments(b: GraphBuilder, x: str, lay: Layout, size: str, shape: str,
     power of two (exact), so that float32 squares cannot overflow. Elsewhere huge values take
     the exact redo: each If costs session set-up time (~1.5 ms per branch graph).
     """
-    if not masks_expected:
-        return _checked_runs(b, x, lay, size, shape, None)
     magnitude = b.op("Max", [b.op("Abs", [lo]), b.op("Abs", [hi])])
+    if not masks_expected:
+        return _checked_runs(b, x, lay, size, shape, magnitude, scaled=False)
     huge = b.op("Greater", [magnitude, b.const(np.array(HUGE, np.float32))])
     scaled_b, plain_b = b.branch(), b.branch()
-    scaled = _checked_runs(scaled_b, x, lay, size, shape, magnitude)
-    plain = _checked_runs(plain_b, x, lay, size, shape, None)
+    scaled = _checked_runs(scaled_b, x, lay, size, shape, magnitude, scaled=True)
+    plain = _checked_runs(plain_b, x, lay, size, shape, magnitude, scaled=False)
     results = b.if_node(huge, scaled_b, scaled.names(), plain_b, plain.names(),
                         TensorProto.DOUBLE)
     return Moments(*results) if lay.unit is not None else Moments(results[0], results[1])
 
 
 def _checked_runs(b: GraphBuilder, x: str, lay: Layout, size: str, shape: str,
-                  magnitude: Optional[str]) -> Moments:
-    """Float64 sums from float32 runs of x (or of x scaled to about 2^SAFE_EXPONENT when
-    `magnitude` is given), replaced by exact ones where the runs cannot be trusted."""
+                  magnitude: str, scaled: bool) -> Moments:
+    """Float64 sums from float32 runs of x (or, `scaled`, of x scaled so that its largest
+    magnitude is about 2^SAFE_EXPONENT), replaced by exact ones where the runs cannot be
+    trusted."""
     scale = None
-    if magnitude is not None:
+    if scaled:
         exponent = b.op("Floor", [b.op("Div", [
             b.op("Log", [b.op("Cast", [magnitude], "f64", to=TensorProto.DOUBLE)]),
             b.const(np.array(np.log(2.0)))])])
@@ -120,7 +123,8 @@ def _checked_runs(b: GraphBuilder, x: str, lay: Layout, size: str, shape: str,
     exact_b, keep_b = b.branch(), b.branch()
     exact = exact_moments(exact_b, x, lay.others() if lay.unit is not None else None)
     kept = [keep_b.op("Identity", [n]) for n in fast.names()]
-    results = b.if_node(_untrusted(b, fast, lay, size, shape), exact_b, exact.names(),
+    untrusted = _untrusted(b, fast, lay, size, shape, None if scaled else magnitude)
+    results = b.if_node(untrusted, exact_b, exact.names(),
                         keep_b, kept, TensorProto.DOUBLE)
     return Moments(*results) if lay.unit is not None else Moments(results[0], results[1])
 
@@ -139,10 +143,15 @@ def _runs(b: GraphBuilder, x: str, lay: Layout) -> Moments:
                    b.reduce("ReduceSum", squares, None), unit_sum)
 
 
-def _untrusted(b: GraphBuilder, fast: Moments, lay: Layout, size: str, shape: str) -> str:
-    """True when the float32 runs cannot be trusted for this batch (see the module doc)."""
+def _untrusted(b: GraphBuilder, fast: Moments, lay: Layout, size: str, shape: str,
+               magnitude: Optional[str]) -> str:
+    """True when the float32 runs cannot be trusted for this batch (see the module doc);
+    also when every value is below TINY in magnitude (float32 squares would underflow)."""
     both = b.op("Add", [fast.total, fast.total_sq])
     bad = b.op("IsNaN", [b.op("Sub", [both, both])])  # inf - inf and NaN - NaN are NaN
+    if magnitude is not None:
+        tiny = b.op("Less", [magnitude, b.const(np.array(TINY, np.float32))])
+        bad = b.op("Or", [bad, tiny])
     n = b.op("Cast", [size], "n", to=TensorProto.DOUBLE)
     # mean^2 > c^2 var  <=>  (c^2 + 1) total^2 > c^2 n sum_sq
     c2 = OFF_CENTRE ** 2

@@ -48,6 +48,7 @@ def _host(t: torch.Tensor) -> np.ndarray:
 # softmax inputs): such a tensor is scaled by a power of two first (exact for all but values
 # below ~1e-24 of the largest, which cannot move its sums), the sums scaled back in float64.
 _SAFE_EXPONENT = 46
+_TINY_EXPONENT = -40  # below, float32 squares underflow: such tensors are scaled up alike
 
 
 _CHUNK = 2**16  # values per BLAS dot: one dot over 6 M values drifts by ~5e-6, chunks by ~1e-8
@@ -99,8 +100,10 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return Reductions(size, math.nan, math.nan, lo, hi, np.zeros(0))
     scale, w = 1.0, x
-    exponent = math.frexp(max(-lo, hi))[1]
-    if x.dtype == torch.float32 and exponent > _SAFE_EXPONENT:
+    peak = max(-lo, hi)
+    exponent = math.frexp(peak)[1]
+    if x.dtype == torch.float32 and peak > 0 and not \
+            _TINY_EXPONENT <= exponent <= _SAFE_EXPONENT:
         scale = math.ldexp(1.0, _SAFE_EXPONENT - exponent)
         w = x * scale
     unit = plan.unit_axis % x.dim() if plan.unit_axis is not None and x.dim() >= 1 else None
