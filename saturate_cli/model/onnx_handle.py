@@ -290,7 +290,7 @@ def _batch_stats(values: dict, so: SiteOutputs) -> Optional[SiteStats]:
     return stats_from_reductions(Reductions(
         size=int(values[so.size]), total=float(values[so.total]),
         total_sq=float(values[so.total_sq]), min=float(values[so.min]),
-        max=float(values[so.max]), sample=values[so.sample], unit_low=opt(so.unit_low),
+        max=float(values[so.max]), sample=np.ravel(values[so.sample]), unit_low=opt(so.unit_low),
         unit_high=opt(so.unit_high), rows=opt(so.rows), collapsed=opt(so.collapsed),
         row_sample=opt(so.row_sample), unit_sum=opt(so.unit_sum),
     ))

@@ -161,7 +161,7 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     else:
         sums = exact_moments(b, x, axes, elem_type == TensorProto.DOUBLE)
     so = SiteOutputs(size=size, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
-                     sample=_sample(b, x, size), unit_sum=sums.unit_sum)
+                     sample=_sample(b, x, size, site.rank), unit_sum=sums.unit_sum)
     ones = run_ones(b, lay, shape) if lay and (low is not None or high is not None) else None
     for limit, side in ((low, "low"), (high, "high")):
         if limit is None:
@@ -183,18 +183,24 @@ def _count(b: GraphBuilder, mask: str, axes: Optional[list[int]]) -> str:
     return as_int if axes == [] else b.reduce("ReduceSum", as_int, axes)
 
 
-def _sample(b: GraphBuilder, x: str, size: str) -> str:
-    """Every k-th value of the flattened tensor, k odd, about SAMPLE_TARGET values in all."""
-    flat = b.op("Reshape", [x, b.const(np.array([-1], np.int64), "flat")])
+def _sample(b: GraphBuilder, x: str, size: str, rank: Optional[int]) -> str:
+    """Every k-th value of the flattened tensor, k odd, about SAMPLE_TARGET values in all.
+
+    Flattened to [1, n] by Flatten where the rank is known (one node fewer than Reshape with
+    a reshaped step, and nothing for onnxruntime's ReshapeFusion pass to examine).
+    """
+    if rank:
+        flat, axis = b.op("Flatten", [x], axis=0), 1
+    else:
+        flat, axis = b.op("Reshape", [x, b.const(np.array([-1], np.int64), "flat")]), 0
     if b.opset < 10:
         return flat
-    half = b.op("Div", [size, b.const(np.array(2 * SAMPLE_TARGET, np.int64))])
-    doubled = b.op("Mul", [half, b.const(np.array(2, np.int64))])
-    step = b.op("Add", [doubled, b.const(np.array(1, np.int64))])
-    steps = b.op("Reshape", [step, b.const(np.array([1], np.int64), "one")])
+    half = b.op("Div", [size, b.const(np.array([2 * SAMPLE_TARGET], np.int64))])  # shape [1]
+    step = b.op("Add", [b.op("Mul", [half, b.const(np.array([2], np.int64))]),
+                        b.const(np.array([1], np.int64))])
     return b.op("Slice", [flat, b.const(np.array([0], np.int64)),
                           b.const(np.array([_INT64_MAX], np.int64)),
-                          b.const(np.array([0], np.int64)), steps])
+                          b.const(np.array([axis], np.int64)), step])
 
 
 def _row_sample(b: GraphBuilder, x: str, axes: list[int], rank: Optional[int]) -> Optional[str]:
