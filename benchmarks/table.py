@@ -98,6 +98,7 @@ def _speedups(rows: dict) -> list[str]:
         if sat and t:
             line = f"{peer} takes {t / sat:.2f}× the time of saturate-onnx"
             if plain and sat > plain:
-                line += f"; its time over plain inference is {(t - plain) / (sat - plain):.1f}× saturate's"
+                extra = (t - plain) / (sat - plain)
+                line += f"; its time over plain inference is {extra:.1f}× saturate's"
             out.append(line + ".")
     return [""] + out if out else []
