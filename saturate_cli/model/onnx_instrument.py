@@ -2,7 +2,7 @@
 runtime hands back kilobytes of statistics per batch instead of every activation tensor.
 
 Per site and batch the instrumented graph returns: the element count, float64 sum and sum of
-squares, min, max, per-unit counts of values in each saturated tail, a strided subsample for the
+squares (onnx_sums.py: float32 runs, float64 accumulation, exact redo), min, max, per-unit counts of values in each saturated tail, a strided subsample for the
 histogram, and for softmax sites the number of rows and of collapsed rows.
 """
 
@@ -151,7 +151,7 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     size = b.op("Size", [x], "size")
     rank = site.rank
     axes = None
-    if site.unit_axis is not None and rank is not None:
+    if site.unit_axis is not None and rank:
         axes = [a for a in range(rank) if a != site.unit_axis % rank]
     lay = layout_for(site, b.opset) if elem_type == TensorProto.FLOAT else None
     shape = b.op("Shape", [x], "shape") if lay else None
