@@ -170,12 +170,12 @@ def _check(model: onnx.ModelProto, path: Path) -> None:
         raise ModelLoadError(f"{path}: fails the ONNX checker: {first_line(exc)}") from None
 
 
-_SMALL = 4096  # initializers with fewer elements keep their values
+_SMALL = 4096  # initializers with fewer elements keep their values (shape inference reads them)
 
 
 def weightless(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of `model` whose large initializers are typed graph inputs instead: shape
-    inference needs their shapes, not their bytes (it would copy the weights twice more)."""
+    inference and the checker need their shapes, not their bytes (each would copy them)."""
     g = model.graph
     light = onnx.ModelProto(ir_version=model.ir_version, opset_import=model.opset_import,
                             functions=model.functions)

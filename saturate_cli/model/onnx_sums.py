@@ -21,9 +21,9 @@ from onnx import TensorProto, numpy_helper
 
 from saturate_cli.model.handle import Site
 from saturate_cli.model.onnx_builder import GraphBuilder
+from saturate_cli.stats.reductions import OFF_CENTRE
 
 RUN_CAP = 4096  # longest float32 run: worst-case relative error ~RUN_CAP/16 * 6e-8
-OFF_CENTRE = 4.0  # |mean| / std beyond which a float32 sum of squares loses digits
 HUGE = 2.0**46  # beyond this magnitude float32 squares of a run could overflow
 SAFE_EXPONENT = 46  # such tensors are scaled so that their largest value is about 2^46
 TINY = 2.0**-40  # below this magnitude throughout, float32 squares lose digits to underflow
@@ -99,7 +99,7 @@ def fast_moments(b: GraphBuilder, x: str, lay: Layout, size: str, shape: str,
     plain = _checked_runs(plain_b, x, lay, size, shape, magnitude, scaled=False)
     results = b.if_node(huge, scaled_b, scaled.names(), plain_b, plain.names(),
                         TensorProto.DOUBLE)
-    return Moments(*results) if lay.unit is not None else Moments(results[0], results[1])
+    return Moments(*results)  # unit_sum is the third result where there are units
 
 
 def _checked_runs(b: GraphBuilder, x: str, lay: Layout, size: str, shape: str,
@@ -126,7 +126,7 @@ def _checked_runs(b: GraphBuilder, x: str, lay: Layout, size: str, shape: str,
     untrusted = _untrusted(b, fast, lay, size, shape, None if scaled else magnitude)
     results = b.if_node(untrusted, exact_b, exact.names(),
                         keep_b, kept, TensorProto.DOUBLE)
-    return Moments(*results) if lay.unit is not None else Moments(results[0], results[1])
+    return Moments(*results)  # unit_sum is the third result where there are units
 
 
 def _runs(b: GraphBuilder, x: str, lay: Layout) -> Moments:

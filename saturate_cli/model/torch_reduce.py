@@ -17,7 +17,8 @@ import torch
 
 from saturate_cli.activations import get_kind
 from saturate_cli.model.handle import Site
-from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
+from saturate_cli.stats.reductions import (OFF_CENTRE, Reductions, sample_step,
+                                           stats_from_reductions)
 from saturate_cli.stats.site_stats import ROWS_PER_BATCH, SiteStats, stats_of_array
 
 _MEASURED = (torch.float32, torch.float64)
@@ -52,21 +53,20 @@ _TINY_EXPONENT = -40  # below, float32 squares underflow: such tensors are scale
 
 
 _CHUNK = 2**16  # values per BLAS dot: one dot over 6 M values drifts by ~5e-6, chunks by ~1e-8
-_OFF_CENTRE = 4.0  # |mean| / std beyond which a sum of squares about zero loses digits
 
 
 def _squares(w: torch.Tensor, total: torch.Tensor, size: int) -> torch.Tensor:
     """Sum of (w - mean)^2 in float64, ~1e-7 relative.
 
     Float32 dots over chunks of _CHUNK values, accumulated in float64 (one read, no copy);
-    when the values sit off-centre (|mean| > _OFF_CENTRE std: the dots would cancel) the
+    when the values sit off-centre (|mean| > OFF_CENTRE std: the dots would cancel) the
     squares are taken about the mean instead (torch's cascade sum; a subtraction and a copy).
     """
     flat = w.reshape(-1)
     dots = torch.stack([torch.dot(c, c) for c in flat.split(_CHUNK)])
     about_zero = dots.sum(dtype=torch.float64)
     t, q = float(total), float(about_zero)
-    c2 = _OFF_CENTRE ** 2
+    c2 = OFF_CENTRE ** 2
     if (c2 + 1.0) * t * t <= c2 * size * q:
         return about_zero - total.double() * (total.double() / size)
     d = w - (total / size).to(w.dtype)

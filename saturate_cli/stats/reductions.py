@@ -16,6 +16,9 @@ from saturate_cli.stats import histogram as hist
 from saturate_cli.stats.site_stats import SiteStats, cap_rows, moments
 
 SAMPLE_TARGET = 4096  # subsample about this many values per site and batch for the histogram
+# |mean| / std beyond which a float32 sum of squares about zero loses digits to cancellation:
+# both fast paths then take the squares about the mean (PyTorch) or redo the batch (ONNX)
+OFF_CENTRE = 4.0
 
 
 def sample_step(size: int) -> int:
