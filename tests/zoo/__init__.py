@@ -1,0 +1,1 @@
+"""The zoo of models others made: discovery, independent truth, comparison."""

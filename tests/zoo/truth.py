@@ -1,0 +1,271 @@
+"""Independent truth for ONNX models: the input of every explicit activation node, exposed as
+a graph output, run by onnxruntime (or onnx.reference) and summarised with numpy in float64.
+
+Nothing here imports saturate_cli: thresholds are closed forms derived from tau = 0.05 (see
+`closed_forms`, double-checked by finite differences in `numeric_threshold`)."""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, Optional
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+TAU = 0.05
+SOFTMAX_TAU = 0.01
+ACT_OPS = {"Sigmoid", "Tanh", "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Gelu",
+           "HardSigmoid", "HardSwish", "Softplus", "Softsign", "Mish", "Clip", "Softmax",
+           "LogSoftmax", "ThresholdedRelu", "Swish"}
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@functools.lru_cache(maxsize=None)
+def closed_forms(tau: float = TAU) -> dict:
+    """Saturation thresholds in closed form (or a one-dimensional root where none exists)."""
+    c = tau * 0.25  # sigmoid: s(1-s) < c
+    s = (1 + math.sqrt(1 - 4 * c)) / 2
+    return {
+        "sigmoid": math.log(s / (1 - s)),
+        "tanh": math.atanh(math.sqrt(1 - tau)),
+        "softplus": math.log(tau / (1 - tau)),
+        "softsign": math.sqrt(1 / tau) - 1,
+        "gelu": numeric_threshold(_gelu_grad, "low", tau),
+        "gelu_tanh": numeric_threshold(_gelu_tanh_grad, "low", tau),
+        "silu": numeric_threshold(lambda x: _sig(x) * (1 + x * (1 - _sig(x))), "low", tau),
+        "mish": numeric_threshold(_mish_grad, "low", tau),
+    }
+
+
+def _gelu_grad(x):
+    from math import erf, pi, sqrt
+    phi = np.exp(-x * x / 2) / sqrt(2 * pi)
+    return 0.5 * (1 + np.vectorize(erf)(x / sqrt(2))) + x * phi
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _gelu_tanh_grad(x, h=1e-5):
+    return (_gelu_tanh(x + h) - _gelu_tanh(x - h)) / (2 * h)
+
+
+def _mish(x):
+    return x * np.tanh(np.logaddexp(0, x))
+
+
+def _mish_grad(x, h=1e-5):
+    return (_mish(x + h) - _mish(x - h)) / (2 * h)
+
+
+def numeric_threshold(grad: Callable, side: str, tau: float = TAU, lo=-30.0, hi=30.0) -> float:
+    """The point beyond which |f'| < tau max|f'| everywhere, found on a float64 grid and
+    refined by bisection (finite differences where no analytic derivative is given)."""
+    x = np.linspace(lo, hi, 600001)
+    g = np.abs(grad(x))
+    small = g < tau * g.max()
+    if side == "low":
+        i = int(np.argmin(small))  # first index not small
+        a, b = x[max(i - 1, 0)], x[i]
+    else:
+        j = len(x) - 1 - int(np.argmin(small[::-1]))
+        a, b = x[j], x[min(j + 1, len(x) - 1)]
+    lim = tau * g.max()
+    for _ in range(60):
+        m = (a + b) / 2
+        if (abs(grad(np.array([m]))[0]) < lim) == (side == "low"):
+            a = m
+        else:
+            b = m
+    return float((a + b) / 2)
+
+
+# ---------------------------------------------------------------- running the model
+
+def opset_of(model: onnx.ModelProto) -> int:
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return o.version
+    return 1
+
+
+def activation_nodes(model: onnx.ModelProto) -> list:
+    """The explicit activation nodes of the top-level graph (default domain)."""
+    return [n for n in model.graph.node if n.op_type in ACT_OPS and n.domain in ("", "ai.onnx")]
+
+
+def _needed(node) -> list:
+    names = [node.input[0]]
+    if node.op_type == "Clip":
+        names += [n for n in node.input[1:3] if n]
+    if node.op_type == "PRelu":
+        names.append(node.input[1])
+    return names
+
+
+def site_values(model: onnx.ModelProto, feeds: dict) -> dict:
+    """name -> float64 array for every tensor the activation nodes read."""
+    wanted = []
+    for node in activation_nodes(model):
+        wanted += [n for n in _needed(node) if n not in wanted]
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    got = {n: feeds[n] for n in wanted if n in feeds}
+    got.update({n: inits[n] for n in wanted if n not in got and n in inits})
+    rest = [n for n in wanted if n not in got]
+    if rest:
+        outs = _run_exposed(model, feeds, rest)
+        got.update(outs)
+    return {k: np.asarray(v).astype(np.float64) for k, v in got.items()}
+
+
+def _exposed(model: onnx.ModelProto, names: list) -> onnx.ModelProto:
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(m)
+        types = {v.name: v.type for v in inferred.graph.value_info}
+    except Exception:  # noqa: BLE001 - inference is only a help for the output types
+        types = {}
+    present = {o.name for o in m.graph.output}
+    for n in names:
+        if n in present:
+            continue
+        vi = onnx.ValueInfoProto(name=n)
+        if n in types and types[n].tensor_type.elem_type:
+            vi.type.tensor_type.elem_type = types[n].tensor_type.elem_type
+        m.graph.output.append(vi)
+    return m
+
+
+def _run_exposed(model: onnx.ModelProto, feeds: dict, names: list) -> dict:
+    m = _exposed(model, names)
+    try:
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        so.intra_op_num_threads = 1
+        sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        known = {i.name for i in sess.get_inputs()}
+        vals = sess.run(names, {k: v for k, v in feeds.items() if k in known})
+    except Exception:  # noqa: BLE001 - onnxruntime lacks the op or type: the reference runs it
+        from onnx.reference import ReferenceEvaluator
+        ref = ReferenceEvaluator(m)
+        known = set(ref.input_names)
+        vals = ref.run(names, {k: v for k, v in feeds.items() if k in known})
+    return dict(zip(names, vals))
+
+
+# ---------------------------------------------------------------- statistics
+
+def _attr(node, name, default):
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def saturated_mask(node, x: np.ndarray, vals: dict, opset: int) -> Optional[np.ndarray]:
+    """Boolean mask of saturated values of x (float64), or None for softmax-like ops."""
+    op, cf = node.op_type, closed_forms()
+    if op == "Sigmoid":
+        return np.abs(x) > cf["sigmoid"]
+    if op == "Tanh":
+        return np.abs(x) > cf["tanh"]
+    if op == "Relu":
+        return x <= 0
+    if op == "LeakyRelu":
+        alpha = _attr(node, "alpha", 0.01)
+        return x <= 0 if abs(alpha) < TAU else np.zeros(x.shape, bool)
+    if op == "PRelu":
+        slope = np.abs(vals[node.input[1]])
+        if opset < 7 and slope.ndim == 1 and x.ndim > 1 and slope.size == x.shape[1] > 1:
+            slope = slope.reshape((1, -1) + (1,) * (x.ndim - 2))  # per channel before opset 7
+        slope = np.broadcast_to(slope, x.shape)
+        return (x <= 0) & (slope < TAU)
+    if op in ("Elu", "Selu"):
+        alpha = _attr(node, "alpha", 1.0 if op == "Elu" else SELU_ALPHA)
+        return x < math.log(TAU * max(1.0, alpha) / alpha)
+    if op == "Celu":
+        return x < _attr(node, "alpha", 1.0) * math.log(TAU)
+    if op == "Gelu":
+        tanh = _attr(node, "approximate", b"none") in (b"tanh", "tanh")
+        return x < cf["gelu_tanh" if tanh else "gelu"]
+    if op == "Swish":
+        return x < cf["silu"] / _attr(node, "alpha", 1.0)
+    if op == "Mish":
+        return x < cf["mish"]
+    if op == "Softplus":
+        return x < cf["softplus"]
+    if op == "Softsign":
+        return np.abs(x) > cf["softsign"]
+    if op == "HardSigmoid":
+        alpha, beta = _attr(node, "alpha", 0.2), _attr(node, "beta", 0.5)
+        return (x < -beta / alpha) | (x > (1 - beta) / alpha)
+    if op == "HardSwish":
+        return x < -3.0
+    if op == "ThresholdedRelu":
+        return x <= _attr(node, "alpha", 1.0)
+    if op == "Clip":
+        lo, hi = _clip_bounds(node, vals, opset)
+        return (x <= lo) | (x >= hi)
+    return None
+
+
+def _clip_bounds(node, vals: dict, opset: int):
+    if opset < 11:
+        return (float(_attr(node, "min", -np.inf)), float(_attr(node, "max", np.inf)))
+    ins = list(node.input) + ["", ""]
+    lo = float(vals[ins[1]].reshape(-1)[0]) if ins[1] else -np.inf
+    hi = float(vals[ins[2]].reshape(-1)[0]) if ins[2] else np.inf
+    return lo, hi
+
+
+def softmax_rows(node, x: np.ndarray, opset: int) -> tuple:
+    """(rows, collapsed rows): a row collapses when its max probability exceeds 1 - 0.01."""
+    if x.ndim == 0:
+        x = x.reshape(1)
+    if opset >= 13:
+        axis = _attr(node, "axis", -1) % x.ndim
+        r = np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis])
+    else:
+        axis = _attr(node, "axis", 1) % max(x.ndim, 1)
+        r = x.reshape(int(np.prod(x.shape[:axis], dtype=np.int64)), -1)
+    if r.size == 0:
+        return r.shape[0], 0
+    with np.errstate(invalid="ignore", over="ignore"):
+        z = r - r.max(axis=1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return int(r.shape[0]), int((p.max(axis=1) > 1 - SOFTMAX_TAU).sum())
+
+
+def node_truth(node, vals: dict, opset: int) -> dict:
+    """count, mean, std (population, finite values), min, max and saturation of one site."""
+    x = vals[node.input[0]]
+    fin = x[np.isfinite(x)]
+    t = {"op": node.op_type, "input": node.input[0], "count": int(x.size),
+         "mean": float(fin.mean()) if fin.size else None,
+         "std": float(fin.std()) if fin.size else None,
+         "min": float(fin.min()) if fin.size else None,
+         "max": float(fin.max()) if fin.size else None}
+    if node.op_type in ("Softmax", "LogSoftmax"):
+        rows, collapsed = softmax_rows(node, x, opset)
+        t.update(rows=rows, collapsed_rows=collapsed,
+                 fraction=collapsed / rows if rows else 0.0)
+    else:
+        mask = saturated_mask(node, x, vals, opset)
+        t["fraction"] = float(mask.sum() / x.size) if x.size else 0.0
+    return t
+
+
+def model_truth(model: onnx.ModelProto, feeds: dict) -> list:
+    """The truth of every explicit activation node, in graph order."""
+    vals = site_values(model, feeds)
+    opset = opset_of(model)
+    return [node_truth(n, vals, opset) for n in activation_nodes(model)]
