@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
 from saturate_cli.model.handle import Site
-from saturate_cli.model.onnx_handle import _batch_stats
+from saturate_cli.model.onnx_measure import Observed, Plan, graph_batch
 from saturate_cli.model.onnx_instrument import instrumented
 from saturate_cli.model.onnx_sums import HUGE, RUN_CAP
 from saturate_cli.stats.reductions import sample_step
@@ -54,7 +54,8 @@ def _measure(x: np.ndarray, kind: str, dynamic: bool = False, opset: int = 17):
             m, outputs):
         session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
     names = outputs["s"].names()
-    got = _batch_stats(dict(zip(names, session.run(names, {"x": x}))), outputs["s"])
+    got = graph_batch(dict(zip(names, session.run(names, {"x": x}))), Plan(site, low, high),
+                      outputs["s"], Observed())
     want = stats_of_array(x, low, high, unit, axes[0] if axes else None, TAU,
                           sample_step(x.size))
     return got, want
@@ -162,7 +163,7 @@ def test_the_model_is_restored_after_measuring(samples):
 
     handle = OnnxModel(samples / "transformer_block.onnx", 2**32)
     before = handle.model.SerializeToString()
-    plan = [(s, *handle._tails(s, 0.05)) for s in handle.sites]
+    plan = [(p.site, p.low, p.high) for p in (handle._plan(s, 0.05) for s in handle.sites)]
     with instrumented(handle.model, plan, handle._types, handle.graph.opset, TAU) as (m, outs):
         order = [n.name for n in m.graph.node]
         firsts = [min(i for i, name in enumerate(order) if name.startswith("__saturate_")

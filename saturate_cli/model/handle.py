@@ -51,6 +51,16 @@ class Site:
     unit_axis: Optional[int] = None
     softmax_axes: Optional[tuple[int, ...]] = None
     rank: Optional[int] = None
+    # thresholds read at run time, per batch: tensors holding a Clip's min / max, and a PRelu's
+    # slope (the low tail x <= 0 counts only where |slope| < tau)
+    low_from: Optional[str] = None
+    high_from: Optional[str] = None
+    slope_from: Optional[str] = None
+
+    @property
+    def dynamic(self) -> tuple[str, ...]:
+        """The tensors this site's thresholds are read from at run time."""
+        return tuple(t for t in (self.low_from, self.high_from, self.slope_from) if t)
 
 
 @dataclass(frozen=True)

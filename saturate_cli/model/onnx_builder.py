@@ -49,9 +49,9 @@ class GraphBuilder:
                            keepdims=keepdims)
         return self.op(op_type, [x], axes=axes, keepdims=keepdims)
 
-    def compare(self, x: str, threshold: np.ndarray, side: str) -> str:
-        """Boolean mask x <= t (low) or x >= t (high)."""
-        t = self.const(threshold, "thr")
+    def compare(self, x: str, threshold, side: str) -> str:
+        """Boolean mask x <= t (low) or x >= t (high); t is an array or a tensor's name."""
+        t = threshold if isinstance(threshold, str) else self.const(threshold, "thr")
         if self.opset >= 12:
             return self.op("LessOrEqual" if side == "low" else "GreaterOrEqual", [x, t])
         strict = self.op("Greater" if side == "low" else "Less", [x, t])

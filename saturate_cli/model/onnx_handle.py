@@ -6,7 +6,6 @@ This module (like every onnx_* module) must never import torch.
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -18,13 +17,16 @@ from saturate_cli.errors import first_line, CalibrationError, ModelLoadError
 from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Site
 from saturate_cli.model.onnx_branches import measurable_ifs, read_conditions, specialise
 from saturate_cli.model.onnx_graph import GraphView
-from saturate_cli.model.onnx_instrument import SiteOutputs, instrumented
+from saturate_cli.model.onnx_engine import (PLAIN, OrtSession, first_working, missing_kernel,
+                                            open_with)
+from saturate_cli.model.onnx_instrument import instrumented
 from saturate_cli.model.onnx_load import read_model, weightless
+from saturate_cli.model.onnx_measure import (GRAPH_STATS_OPSET, Observed, Plan, array_batch,
+                                             exposed_names, graph_batch)
 from saturate_cli.model.onnx_session import Staged
 from saturate_cli.model.onnx_producer import find_producer, unit_axis
 from saturate_cli.model.onnx_sites import discover, is_float
-from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
-from saturate_cli.stats.site_stats import SiteStats, stats_of_array
+from saturate_cli.stats.site_stats import SiteStats
 
 
 def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]]:
@@ -81,12 +83,14 @@ class OnnxModel:
     def __init__(self, path: Path, memory_budget: int, threads: int = 0,
                  providers: Optional[list[str]] = None, model: Optional[onnx.ModelProto] = None):
         self.path = str(path)
-        self.model = model if model is not None else read_model(path, memory_budget)
+        self.notes: list[str] = []
+        self.model = model if model is not None else read_model(path, memory_budget, self.notes)
         self._budget = memory_budget
         self._reloadable = model is None  # the file can give the weights back (see _measure)
         self.threads = threads
         self.providers = providers or ["CPUExecutionProvider"]
-        self.notes: list[str] = []
+        self.engine = PLAIN  # onnx_engine: may fall back when onnxruntime lacks a kernel
+        self._first: Optional[Batch] = None  # the first calibration batch: fallbacks try it
         self._untaken: list[NotCovered] = []
         self._analyse()
         self.inputs = _input_specs(self.graph)
@@ -100,6 +104,7 @@ class OnnxModel:
     def _analyse(self) -> None:
         """Sites, producers and what is not covered, for the current graph."""
         self.graph = GraphView(self.model)
+        self.opset = self.graph.opset
         self._types, ranks = _value_types(self.model)
         raw, self.not_covered = discover(self.graph)
         self.not_covered.extend(self._untaken)
@@ -119,7 +124,9 @@ class OnnxModel:
             softmax_axes = (axis,) if self.graph.opset >= 13 else tuple(range(axis, rank))
         axis = None if softmax_axes is not None or get_kind(r.kind).metric == "rows" else \
             unit_axis(producer, rank)
-        return Site(r.name, r.input, r.op, r.kind, params, producer, axis, softmax_axes, rank)
+        low_from, high_from, slope_from = r.dynamic
+        return Site(r.name, r.input, r.op, r.kind, params, producer, axis, softmax_axes, rank,
+                    low_from, high_from, slope_from)
 
     # --- measurement -----------------------------------------------------------------------
 
@@ -131,6 +138,7 @@ class OnnxModel:
         if first is None:
             raise CalibrationError(f"{self.path}: no calibration data")
         self._reload()
+        self._first = first
         self._specialise(first)
         if any(s.rank is None for s in self.sites):
             self._probe_ranks(first)
@@ -155,6 +163,29 @@ class OnnxModel:
             self._analyse()
 
     def _session(self, model: onnx.ModelProto):
+        """A session for `model` under the current engine; when onnxruntime lacks a kernel the
+        model needs, the first fallback engine that runs it (onnx_engine.py), with a note."""
+        try:
+            return open_with(self.engine, model, self._ort_session)
+        except Exception as exc:  # noqa: BLE001 - runtimes and converters raise many types
+            refusal = exc
+        if self.engine != PLAIN or not missing_kernel(str(refusal)):
+            raise _load_error(self.path, refusal)
+        try:
+            outputs = [o.name for o in model.graph.output]
+            check = None if self._first is None else (
+                lambda session: session.run(outputs, self._first))
+            engine, session, _ = first_working(model, self.opset, self._ort_session, check)
+        except ValueError as why:
+            raise ModelLoadError(f"{self.path}: onnxruntime cannot run this model: "
+                                 f"{first_line(refusal)} (fallbacks: {why})") from None
+        self.engine = engine
+        slower = ", slower" if engine.runtime == "reference" else ""
+        self.notes.append(f"onnxruntime cannot run this model as it is ({first_line(refusal)}); "
+                          f"measured with {engine.describe()}{slower}")
+        return session
+
+    def _ort_session(self, model: onnx.ModelProto):
         with self._stage(model) as staged:
             return self._open(staged)
 
@@ -179,15 +210,11 @@ class OnnxModel:
         options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
         if self.threads:
             options.intra_op_num_threads = self.threads
-        try:
-            return staged.open(options, self.providers)
-        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
-            raise ModelLoadError(f"{self.path}: onnxruntime cannot run this model: "
-                                 f"{first_line(exc)}") from None
+        return staged.open(options, self.providers)
 
     def _run(self, session, names: list[str], batch: Batch) -> list:
         try:
-            return session.run(names, _ort_feed(batch))
+            return session.run(names, batch)
         except Exception as exc:  # noqa: BLE001
             shapes = {k: list(np.shape(v)) for k, v in batch.items()}
             raise CalibrationError(f"{self.path}: inference failed on inputs of shapes {shapes} "
@@ -212,48 +239,98 @@ class OnnxModel:
             for s, shape in zip(self.sites, shapes)
         ]
 
-    def _tails(self, site: Site, tau: float):
+    def _plan(self, site: Site, tau: float) -> Plan:
         t = get_kind(site.kind).tails(site.params, tau)
-        return t.low, t.high
+        low = 0.0 if site.slope_from else t.low  # PRelu: its slopes decide where x <= 0 is flat
+        return Plan(site, low, t.high)
 
     def _measure(self, batches: Iterator[Batch], tau, softmax_tau, progress) -> dict[str, SiteStats]:
-        plan = [(s, *self._tails(s, tau)) for s in self.sites]
-        with instrumented(self.model, plan, self._types, self.graph.opset, softmax_tau) as (
-                model, outputs):
+        plans = [self._plan(s, tau) for s in self.sites]
+        observed = Observed()
+        measure, refused = None, None
+        if self.engine == PLAIN and self.opset >= GRAPH_STATS_OPSET:
+            try:
+                measure = self._graph_measurer(plans, tau, softmax_tau, observed)
+            except ModelLoadError as exc:
+                self._reload()
+                refused = exc
+        if measure is None:
+            measure = self._exposed_measurer(plans, tau, softmax_tau, observed)
+            if refused is not None and self.engine == PLAIN:  # the model ran, our nodes did not
+                self.notes.append(f"the statistics nodes cannot run with this model "
+                                  f"({first_line(refused)}): site inputs measured as whole "
+                                  "tensors")
+        totals = {s.name: SiteStats() for s in self.sites}
+        done, self.interrupted = dict(totals), False  # done: totals after the last whole batch
+        try:
+            for batch in batches:
+                for name, stats in measure(batch).items():
+                    totals[name] = totals[name].merge(stats)
+                done = dict(totals)
+                if progress:
+                    progress(1)
+        except KeyboardInterrupt:  # Ctrl-C: report the batches measured so far (partial)
+            self.interrupted = True
+        self.sites = observed.apply(self.sites, self.notes)
+        return done
+
+    def _graph_measurer(self, plans: list[Plan], tau, softmax_tau, observed: Observed):
+        """Per batch: the in-graph reductions, and exact numpy for sites that met NaN/Inf."""
+        plan_tuples = [(p.site, p.low, p.high) for p in plans]
+        with instrumented(self.model, plan_tuples, self._types, self.opset, softmax_tau,
+                          tau) as (model, outputs):
             # the file gives the weights back if needed: staging may empty the model
             staged = self._stage(model, consume=self._reloadable)
         del model
         with staged:
             if staged.consumed:  # Python's copy of the weights goes before onnxruntime loads
                 self.model = self.graph = None  # its own (BERT-size peak -130 MB)
-            session = self._open(staged)
+            session = OrtSession(self._open_checked(staged))
         names = [n for so in outputs.values() for n in so.names()]
-        totals = {s.name: SiteStats() for s in self.sites}
-        raw_session = None
-        done, self.interrupted = dict(totals), False  # done: totals after the last whole batch
+        exposed = []
+
+        def measure(batch: Batch) -> dict[str, SiteStats]:
+            values = dict(zip(names, self._run(session, names, batch)))
+            out, redo = {}, []
+            for plan in plans:
+                stats = graph_batch(values, plan, outputs[plan.site.name], observed)
+                if stats is None:
+                    redo.append(plan)
+                else:
+                    out[plan.site.name] = stats
+            if redo:  # NaN/Inf reached these sites: measure them exactly from the raw tensors
+                exposed[:] = exposed or [self._exposed_measurer(redo, tau, softmax_tau,
+                                                                observed, all_sites=True)]
+                out.update(exposed[0](batch, only={p.site.name for p in redo}))
+            return out
+
+        return measure
+
+    def _open_checked(self, staged: Staged):
         try:
-            for batch in batches:
-                values = dict(zip(names, self._run(session, names, batch)))
-                redo = []
-                for site, low, high in plan:
-                    stats = _batch_stats(values, outputs[site.name])
-                    if stats is None:
-                        redo.append((site, low, high))
-                    else:
-                        totals[site.name] = totals[site.name].merge(stats)
-                if redo:  # NaN/Inf reached these sites: measure them exactly from the raw tensors
-                    raw_session = raw_session or self._raw_session()
-                    raw = dict(zip([s.input for s in self.sites],
-                                   self._run(raw_session, [s.input for s in self.sites], batch)))
-                    for site, low, high in redo:
-                        totals[site.name] = totals[site.name].merge(
-                            _array_stats(raw[site.input], site, low, high, softmax_tau))
-                done = dict(totals)
-                if progress:
-                    progress(1)
-        except KeyboardInterrupt:  # Ctrl-C: report the batches measured so far (partial)
-            self.interrupted = True
-        return done
+            return self._open(staged)
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+            raise _load_error(self.path, exc) from None
+
+    def _exposed_measurer(self, plans: list[Plan], tau, softmax_tau, observed: Observed,
+                          all_sites: bool = False):
+        """Per batch: the site inputs (and run-time thresholds) as outputs, numpy statistics."""
+        self._reload()
+        names = exposed_names(self.sites if all_sites else [p.site for p in plans])
+        raw_model = onnx.ModelProto()
+        raw_model.CopyFrom(self.model)
+        del raw_model.graph.output[:]
+        raw_model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names)
+        session = self._session(raw_model)
+        del raw_model
+        constant = self.graph.constant
+
+        def measure(batch: Batch, only=None) -> dict[str, SiteStats]:
+            raw = dict(zip(names, self._run(session, names, batch)))
+            return {p.site.name: array_batch(raw, p, softmax_tau, tau, observed, constant)
+                    for p in plans if only is None or p.site.name in only}
+
+        return measure
 
     def _reload(self) -> None:
         """Read the model again if an earlier measurement handed its weights to onnxruntime."""
@@ -261,50 +338,8 @@ class OnnxModel:
             self.model = read_model(Path(self.path), self._budget)
             self.graph = GraphView(self.model)
 
-    def _raw_session(self):
-        self._reload()
-        raw = onnx.ModelProto()
-        raw.CopyFrom(self.model)
-        del raw.graph.output[:]
-        for name in dict.fromkeys(s.input for s in self.sites):
-            raw.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-        return self._session(raw)
 
-
-def _ort_feed(batch: Batch) -> dict:
-    """onnxruntime takes numpy arrays, except bfloat16, which goes in as a typed OrtValue."""
-    if not any(a.dtype.name == "bfloat16" for a in batch.values()):
-        return batch
-    import onnxruntime as ort
-
-    return {k: ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
-        np.ascontiguousarray(a).view(np.uint16), onnx.TensorProto.BFLOAT16)
-        if a.dtype.name == "bfloat16" else a for k, a in batch.items()}
-
-
-def _batch_stats(values: dict, so: SiteOutputs) -> Optional[SiteStats]:
-    """One batch's statistics from the graph's outputs; None when non-finite values appeared."""
-    def opt(name):
-        return values[name] if name else None
-
-    return stats_from_reductions(Reductions(
-        size=int(values[so.size]), total=float(values[so.total]),
-        total_sq=float(values[so.total_sq]), min=float(values[so.min]),
-        max=float(values[so.max]), sample=np.ravel(values[so.sample]), unit_low=opt(so.unit_low),
-        unit_high=opt(so.unit_high), rows=opt(so.rows), collapsed=opt(so.collapsed),
-        row_sample=opt(so.row_sample), unit_sum=opt(so.unit_sum),
-    ))
-
-
-def _array_stats(x: np.ndarray, site: Site, low, high, softmax_tau: float) -> SiteStats:
-    axes = site.softmax_axes
-    if axes is not None and len(axes) > 1:  # opset < 13: softmax over the flattened tail
-        x_rows = x.reshape(x.shape[: axes[0]] + (-1,))
-        rows = stats_of_array(x_rows, None, None, None, -1, softmax_tau)
-        base = stats_of_array(x, low, high, site.unit_axis, None, softmax_tau,
-                              sample_step(x.size))
-        return replace(base, rows=rows.rows, collapsed_rows=rows.collapsed_rows,
-                       row_sample=rows.row_sample)
-    return stats_of_array(x, low, high, site.unit_axis, axes[0] if axes else None,
-                          softmax_tau, sample_step(x.size))
-
+def _load_error(path: str, exc: BaseException) -> ModelLoadError:
+    if isinstance(exc, ModelLoadError):
+        return exc
+    return ModelLoadError(f"{path}: onnxruntime cannot run this model: {first_line(exc)}")

@@ -43,11 +43,16 @@ class SiteOutputs:
     collapsed: Optional[str] = None
     row_sample: Optional[str] = None
     unit_sum: Optional[str] = None
+    # run-time thresholds as seen in this batch: Clip min, Clip max, PRelu's smallest |slope|
+    low_value: Optional[str] = None
+    high_value: Optional[str] = None
+    slope_min: Optional[str] = None
 
     def names(self) -> list[str]:
         return [n for n in (self.size, self.total, self.total_sq, self.min, self.max, self.sample,
                             self.unit_low, self.unit_high, self.rows, self.collapsed,
-                            self.row_sample, self.unit_sum) if n]
+                            self.row_sample, self.unit_sum, self.low_value, self.high_value,
+                            self.slope_min) if n]
 
 
 def threshold_for(value: float, dtype: np.dtype, side: str) -> np.ndarray:
@@ -70,7 +75,7 @@ _NP_OF = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
 @contextmanager
 def instrumented(
     model: onnx.ModelProto, sites: list[tuple[Site, Optional[float], Optional[float]]],
-    elem_types: dict[str, int], opset: int, softmax_tau: float,
+    elem_types: dict[str, int], opset: int, softmax_tau: float, tau: float = 0.05,
 ) -> Iterator[tuple[onnx.ModelProto, dict[str, SiteOutputs]]]:
     """`model` itself, whose outputs are for a while the statistics of each (site, low, high).
 
@@ -87,7 +92,7 @@ def instrumented(
     for site, low, high in sites:
         start = len(b.nodes)
         outputs[site.name] = _site_nodes(b, site, low, high, elem_types.get(site.input),
-                                         softmax_tau, probs.get((site.name, site.input)))
+                                         softmax_tau, probs.get((site.name, site.input)), tau)
         groups.append(b.nodes[start:])
     placed = _placements(graph, groups)
     inserted = 0  # groups in the graph, from the end of `placed`
@@ -141,12 +146,14 @@ def _prob_outputs(model: onnx.ModelProto) -> dict[tuple[str, str], tuple[str, st
 
 
 def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
-                probs: Optional[tuple[str, str]] = None) -> SiteOutputs:
+                probs: Optional[tuple[str, str]] = None, tau: float = 0.05) -> SiteOutputs:
     x = site.input
+    as_x = None  # casts a run-time threshold tensor like x
     if elem_type not in _NP_OF:  # fp16 / bf16 / unknown: measure in float32
         x = b.op("Cast", [x], "f32", to=TensorProto.FLOAT)
         elem_type = TensorProto.FLOAT
         probs = None
+        as_x = TensorProto.FLOAT
     dtype = _NP_OF[elem_type]
     size = b.op("Size", [x], "size")
     rank = site.rank
@@ -162,11 +169,21 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
         sums = exact_moments(b, x, axes, elem_type == TensorProto.DOUBLE)
     so = SiteOutputs(size=size, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
                      sample=_sample(b, x, size, site.rank), unit_sum=sums.unit_sum)
-    ones = run_ones(b, lay, shape) if lay and (low is not None or high is not None) else None
+    dyn = {"low": _runtime(b, site.low_from, as_x), "high": _runtime(b, site.high_from, as_x)}
+    so.low_value, so.high_value = dyn["low"], dyn["high"]
+    flat = None
+    if site.slope_from:  # PRelu: the negative side is flat only where |slope| < tau
+        slope = b.op("Abs", [_runtime(b, site.slope_from, as_x)])
+        so.slope_min = b.reduce("ReduceMin", slope, None)
+        flat = b.op("Less", [slope, b.const(np.array(tau, dtype=dtype))])
+    bounded = {"low": low is not None or dyn["low"], "high": high is not None or dyn["high"]}
+    ones = run_ones(b, lay, shape) if lay and any(bounded.values()) else None
     for limit, side in ((low, "low"), (high, "high")):
-        if limit is None:
+        if not bounded[side]:
             continue
-        mask = b.compare(x, threshold_for(limit, dtype, side), side)
+        mask = b.compare(x, dyn[side] or threshold_for(limit, dtype, side), side)
+        if side == "low" and flat is not None:
+            mask = b.op("And", [mask, flat])
         count = fast_count(b, mask, lay, ones) if lay else _count(b, mask, axes)
         setattr(so, "unit_low" if side == "low" else "unit_high", count)
     if site.softmax_axes is not None:
@@ -175,6 +192,14 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
             if probs else _softmax_rows(b, x, axes_, dtype, softmax_tau)
         so.row_sample = _row_sample(b, x, list(site.softmax_axes), rank)
     return so
+
+
+def _runtime(b: GraphBuilder, tensor: Optional[str], cast_to: Optional[int]) -> Optional[str]:
+    """A run-time threshold tensor, in x's measuring type (an Identity: a graph output of its
+    own)."""
+    if not tensor:
+        return None
+    return b.op("Cast", [tensor], "thr", to=cast_to) if cast_to else b.op("Identity", [tensor])
 
 
 def _count(b: GraphBuilder, mask: str, axes: Optional[list[int]]) -> str:

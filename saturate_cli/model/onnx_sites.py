@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -19,7 +19,7 @@ OP_KINDS = {
     "PRelu": "prelu", "Elu": "elu", "Selu": "selu", "Celu": "celu", "Gelu": "gelu",
     "HardSigmoid": "hardsigmoid", "HardSwish": "hardswish", "Softplus": "softplus",
     "Softsign": "softsign", "Mish": "mish", "Clip": "clip", "Softmax": "softmax",
-    "LogSoftmax": "log_softmax",
+    "LogSoftmax": "log_softmax", "ThresholdedRelu": "thresholded_relu", "Swish": "silu",
 }
 FUSED_ELSEWHERE = {
     "LSTM": "gate activations are fused inside the recurrent kernel",
@@ -40,10 +40,24 @@ class RawSite:
     kind: str
     params: tuple
     order: int  # graph index of its first node: execution order
+    dynamic: tuple = (None, None, None)  # (low_from, high_from, slope_from): see Site
 
 
-def _params(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict]:
-    """Kind and parameters of a plain activation node, ONNX attributes and inputs included."""
+_NONE = (None, None, None)
+
+
+def _params(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict, tuple]:
+    """Kind, parameters and run-time threshold tensors of a plain activation node."""
+    op = node.op_type
+    if op == "PRelu":
+        return _prelu(g, node)
+    if op == "Clip":
+        return _clip_kind(g, node)
+    kind, params = _static_params(g, node)
+    return kind, params, _NONE
+
+
+def _static_params(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict]:
     op = node.op_type
     kind = OP_KINDS[op]
     if op == "LeakyRelu":
@@ -57,26 +71,42 @@ def _params(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict]:
         return kind, {"alpha": float(attr(node, "alpha", 0.2)), "beta": float(attr(node, "beta", 0.5))}
     if op == "Gelu":
         return ("gelu_tanh" if attr(node, "approximate", "none") == "tanh" else "gelu"), {}
-    if op == "PRelu":
-        slope = g.constant(node.input[1]) if len(node.input) > 1 else None
-        alpha = float(np.max(np.abs(slope))) if slope is not None and slope.size else 0.25
-        return kind, {"alpha": alpha}
-    if op == "Clip":
-        return _clip_kind(g, node)
+    if op in ("ThresholdedRelu", "Swish"):
+        return kind, {"alpha": float(attr(node, "alpha", 1.0))}
     if op in ("Softmax", "LogSoftmax"):
         return kind, {"axis": int(attr(node, "axis", -1 if g.opset >= 13 else 1))}
     return kind, {}
 
 
-def _clip_kind(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict]:
+def _prelu(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict, tuple]:
+    """PRelu judged per element from the slope that applies there (constant or run time):
+    `alpha` is the smallest |slope|, the one that decides whether any negative side is flat."""
+    slope_name = node.input[1] if len(node.input) > 1 and node.input[1] else None
+    if slope_name is None:
+        return "prelu", {}, _NONE
+    slope = g.constant(slope_name)
+    params = {"alpha": float(np.min(np.abs(slope)))} if slope is not None and slope.size else {}
+    return "prelu", params, (None, None, slope_name)
+
+
+def _clip_kind(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict, tuple]:
+    """Clip: bounds from attributes (opset < 11), constant inputs, or tensors read at run time."""
     if g.opset < 11:
         lo, hi = attr(node, "min", -math.inf), attr(node, "max", math.inf)
-    else:
-        lo = g.scalar(node.input[1]) if len(node.input) > 1 and node.input[1] else -math.inf
-        hi = g.scalar(node.input[2]) if len(node.input) > 2 and node.input[2] else math.inf
-        if lo is None or hi is None:
-            raise _Uncovered("Clip bounds are computed at run time")
-    lo, hi = float(lo), float(hi)
+        return _clip_of(float(lo), float(hi)) + (_NONE,)
+    bounds, dynamic = [], [None, None, None]
+    for i, default in ((1, -math.inf), (2, math.inf)):
+        name = node.input[i] if len(node.input) > i and node.input[i] else None
+        value = g.scalar(name) if name else default
+        if value is None:  # computed or fed at run time: read per batch
+            dynamic[i - 1] = name
+        bounds.append(default if value is None else float(value))
+    if any(dynamic):
+        return "clip", {"min": bounds[0], "max": bounds[1]}, tuple(dynamic)
+    return _clip_of(*bounds) + (_NONE,)
+
+
+def _clip_of(lo: float, hi: float) -> tuple[str, dict]:
     if lo == 0.0 and hi == math.inf:
         return "relu", {}
     if (lo, hi) == (0.0, 6.0):
@@ -84,10 +114,6 @@ def _clip_kind(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict]:
     if (lo, hi) == (-1.0, 1.0):
         return "hardtanh", {"min": lo, "max": hi}
     return "clip", {"min": lo, "max": hi}
-
-
-class _Uncovered(Exception):
-    pass
 
 
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
@@ -126,13 +152,9 @@ def discover(g: GraphView) -> tuple[list[RawSite], list[NotCovered]]:
             uncovered.extend(_subgraph_activations(sub, name, node.op_type))
         if i in consumed or node.op_type not in OP_KINDS or not node.input:
             continue
-        try:
-            kind, params = _params(g, node)
-        except _Uncovered as why:
-            uncovered.append(NotCovered(name, node.op_type, str(why)))
-            continue
+        kind, params, dynamic = _params(g, node)
         sites.append(RawSite(name, node.input[0], node.op_type, kind,
-                             tuple(sorted(params.items())), i))
+                             tuple(sorted(params.items())), i, dynamic))
     for (domain, op), names in custom.items():
         more = f" and {len(names) - 1} more" if len(names) > 1 else ""
         uncovered.append(NotCovered(names[0] + more, f"{domain}.{op}",
@@ -158,8 +180,7 @@ def _unique_names(sites: list[RawSite]) -> list[RawSite]:
     for s in sites:
         n = seen.get(s.name, 0)
         seen[s.name] = n + 1
-        out.append(s if n == 0 else RawSite(f"{s.name}#{n}", s.input, s.op, s.kind, s.params,
-                                             s.order))
+        out.append(s if n == 0 else replace(s, name=f"{s.name}#{n}"))
     return out
 
 

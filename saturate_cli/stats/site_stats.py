@@ -144,8 +144,10 @@ def stats_of_array(
     softmax_axis: Optional[int] = None,
     softmax_tau: float = 0.01,
     sample_every: int = 1,
+    low_where: Optional[np.ndarray] = None,
 ) -> SiteStats:
-    """Exact statistics of one batch held in memory (the numpy path)."""
+    """Exact statistics of one batch held in memory (the numpy path). `low_where` (broadcast
+    to x) limits the low tail to where it is true (a PRelu's flat slopes)."""
     x = np.asarray(x)
     xd = x.astype(np.float64, copy=False)
     finite_mask = np.isfinite(xd)
@@ -154,6 +156,8 @@ def stats_of_array(
     mean = float(finite_vals.mean()) if n else 0.0
     m2 = float(((finite_vals - mean) ** 2).sum()) if n else 0.0
     sat_low = xd <= low if low is not None else np.zeros(xd.shape, bool)
+    if low_where is not None:
+        sat_low = sat_low & np.broadcast_to(low_where, xd.shape)
     sat_high = xd >= high if high is not None else np.zeros(xd.shape, bool)
     unit_sat, per_unit, unit_sum = None, 0, None
     if unit_axis is not None and xd.ndim >= 1:
