@@ -57,6 +57,10 @@ def f_clip(x, min=-math.inf, max=math.inf, **_):  # noqa: A002 - ONNX attribute 
     return np.clip(x, min, max)
 
 
+def f_thresholded_relu(x, alpha=1.0, **_):
+    return np.where(np.asarray(x) > alpha, x, 0.0)
+
+
 def f_leaky_relu(x, alpha=0.01, **_):
     return np.where(x > 0, x, alpha * x)
 
@@ -125,6 +129,10 @@ def d_relu(x, **_):
 def d_clip(x, min=-math.inf, max=math.inf, **_):  # noqa: A002
     x = np.asarray(x)
     return ((x > min) & (x < max)).astype(np.float64)
+
+
+def d_thresholded_relu(x, alpha=1.0, **_):
+    return np.where(np.asarray(x) > alpha, 1.0, 0.0)
 
 
 def d_leaky_relu(x, alpha=0.01, **_):

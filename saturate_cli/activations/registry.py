@@ -90,6 +90,11 @@ def _cf_relu(p, tau):
     return 0.0, None
 
 
+def _cf_thresholded(p, tau):
+    """f' = 0 below alpha, 1 above: the low tail is x <= alpha."""
+    return p["alpha"], None
+
+
 def _cf_clip(p, tau):
     low = p["min"] if math.isfinite(p["min"]) else None
     high = p["max"] if math.isfinite(p["max"]) else None
@@ -179,6 +184,8 @@ KINDS: dict[str, ActivationKind] = {
         _entry("relu6", "dead_units", "he", lambda p: _SQRT2, _cf_clip, {"min": 0.0, "max": 6.0}),
         _entry("clip", "tails", "xavier", lambda p: 1.0, _cf_clip, {"min": -_INF, "max": _INF}),
         _entry("relu", "dead_units", "he", lambda p: _SQRT2, _cf_relu),
+        _entry("thresholded_relu", "dead_units", "he", lambda p: _SQRT2, _cf_thresholded,
+               {"alpha": 1.0}),
         _entry("leaky_relu", "dead_units", "he", _leaky_gain, _cf_leaky, {"alpha": 0.01}),
         _entry("prelu", "dead_units", "he", _leaky_gain, _cf_leaky, {"alpha": 0.25}),
         _entry("elu", "dead_units", "he", lambda p: _SQRT2, _cf_elu, {"alpha": 1.0}),

@@ -27,7 +27,7 @@ def load_model(target: str, settings: Settings):
         raise ModelLoadError(f"{target}: no such file")
     if path.is_dir():
         raise ModelLoadError(f"{target}: is a directory, not a model file")
-    if _is_zip(path) or path.suffix.lower() in (".pt", ".pth", ".pt2", ".ts", ".ckpt", ".bin"):
+    if _is_zip(path) or _is_pickle(path):  # torch.save / TorchScript / .pt2: zip or pickle
         _check_torch_budget(path, settings.memory_budget)
         return _torch_loader().load_file(path, settings)
     from saturate_cli.model.onnx_handle import OnnxModel
@@ -46,6 +46,17 @@ def _is_zip(path: Path) -> bool:
         return zipfile.is_zipfile(path)
     except OSError as exc:
         raise ModelLoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _is_pickle(path: Path) -> bool:
+    """A legacy (non-zip) torch.save file starts with a pickle protocol opcode (0x80 and the
+    protocol number); an ONNX protobuf never does (its first byte is a field tag)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def _providers(settings: Settings) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Optional
 
 import onnx
 from onnx import external_data_helper
@@ -63,8 +64,11 @@ def _external_location(t: onnx.TensorProto, folder: Path, path: Path) -> Path:
     return target
 
 
-def read_model(path: Path, memory_budget: int) -> onnx.ModelProto:
-    """Parse, confine, size-check, load external data and validate an ONNX model."""
+def read_model(path: Path, memory_budget: int, notes: Optional[list] = None) -> onnx.ModelProto:
+    """Parse, confine, size-check, load external data and validate an ONNX model.
+
+    What the checker alone objects to goes into `notes`: onnxruntime decides whether the model
+    runs (the checker is stricter, e.g. on a graph output without a shape)."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
@@ -77,13 +81,14 @@ def read_model(path: Path, memory_budget: int) -> onnx.ModelProto:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises many types
-        raise ModelLoadError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
+        raise ModelLoadError(f"{path}: not a readable model (tried: PyTorch zip or pickle, "
+                             f"ONNX protobuf: {first_line(exc)})") from None
     if not model.HasField("graph") or model.ir_version == 0:
         raise ModelLoadError(f"{path}: the file parses as protobuf but holds no ONNX model "
                              "(no graph or IR version)")
     _check_opset(model, path)
     _load_external(model, path, memory_budget)
-    _check(model, path)
+    _check(model, path, notes if notes is not None else [])
     return _inline_functions(model, path)
 
 
@@ -160,14 +165,16 @@ def _check_tensor_sizes(model: onnx.ModelProto, path: Path) -> None:
                                  f"{list(t.dims)} declare {want}; the file is corrupt")
 
 
-def _check(model: onnx.ModelProto, path: Path) -> None:
-    """Tensor sizes here, the rest by onnx's checker on a weightless copy (the checker
-    serialises what it checks: the weights would be copied, and over 2 GiB cannot be)."""
+def _check(model: onnx.ModelProto, path: Path, notes: list) -> None:
+    """Tensor sizes here (a corrupt tensor is an error), the rest by onnx's checker on a
+    weightless copy (the checker serialises what it checks: the weights would be copied, and
+    over 2 GiB cannot be); what only the checker objects to becomes a note."""
     _check_tensor_sizes(model, path)
     try:
         onnx.checker.check_model(weightless(model))
     except Exception as exc:  # noqa: BLE001 - checker raises ValidationError and others
-        raise ModelLoadError(f"{path}: fails the ONNX checker: {first_line(exc)}") from None
+        notes.append(f"the ONNX checker objects ({first_line(exc)}); measured as onnxruntime "
+                     "runs it")
 
 
 _SMALL = 4096  # initializers with fewer elements keep their values (shape inference reads them)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hostile.make_corpus import FAIL, SAMPLES, Case, Evil
+from hostile.make_corpus import FAIL, RAN, SAMPLES, Case, Evil
 
 
 def _case(name: str, path: Path, why: str, *extra: str, **kw) -> Case:
@@ -33,7 +33,8 @@ def torch_cases(d: Path) -> list[Case]:
     cases = [
         _case("pt_random", d / "random.pt", "random bytes named .pt"),
         _case("pt_empty", d / "empty.pt", "empty .pt"),
-        _case("pt_onnx_inside", d / "onnx_inside.pt", "an ONNX model named .pt"),
+        Case("pt_onnx_inside", (str(d / "onnx_inside.pt"),), RAN, "",
+             "an ONNX model named .pt: the content decides, it loads as ONNX"),
         _case("pt_text", d / "text.pth", "a text file named .pth"),
         _case("pt_junk_zip", d / "junk_zip.pt", "a zip with a junk data.pkl"),
         _case("pt_readme_zip", d / "readme_zip.pt", "a zip that is not a PyTorch archive"),
