@@ -61,6 +61,9 @@ def measure(site: Site, stats: SiteStats, settings: Settings) -> Measure:
     if stats.unit_saturated is not None and stats.per_unit:
         share = stats.unit_saturated / stats.per_unit
         dead = [int(i) for i in np.nonzero(share >= settings.thresholds.dead_unit_fraction)[0]]
+    if get_kind(site.kind).metric == "rows":  # softmax: the share of collapsed rows
+        share = stats.collapsed_rows / stats.rows if stats.rows else 0.0
+        return Measure(t.low, t.high, share, 0.0, 0.0, dead, stats.units)
     return Measure(t.low, t.high, (stats.low + stats.high) / n, stats.low / n, stats.high / n,
                    dead, stats.units)
 

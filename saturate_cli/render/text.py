@@ -35,7 +35,8 @@ def _site_row(i: int, s: SiteReport) -> list:
     producer = s.producer["name"] if s.producer else "–"
     units = (f"{sat['dead_units']}/{sat['units']}" if sat["units"] else "–")
     if s.kind in ("softmax", "log_softmax"):
-        sat_text = f"{sat['collapsed_rows']}/{sat['rows']} rows" if sat["rows"] else "–"
+        sat_text = (f"{sat['fraction']:.1%} ({sat['collapsed_rows']}/{sat['rows']} rows)"
+                    if sat["rows"] else "–")
     else:
         sat_text = f"{sat['fraction']:.1%}"
     codes = " ".join(f.code for f in s.findings) or "ok"
