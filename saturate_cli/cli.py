@@ -17,7 +17,7 @@ import typer
 from saturate_cli import __version__
 from saturate_cli.cli_fix import fix
 from saturate_cli.cli_guard import fail, guarded
-from saturate_cli.settings import DEFAULTS
+from saturate_cli.settings import DEFAULTS, SYNTHETIC_SAMPLES
 
 app = typer.Typer(
     name="saturate",
@@ -124,8 +124,10 @@ def inspect(
         "--synthetic", help="Synthetic data when no --calibration is given.")] = Synthetic.normal,
     input_shape: Annotated[Optional[List[str]], typer.Option(
         "--input-shape", help="Shape of a dynamic input, e.g. x=1x3x224x224; repeatable.")] = None,
-    samples: Annotated[int, typer.Option("--samples", "-n", min=1,
-                                         help="Calibration samples to use.")] = DEFAULTS.samples,
+    samples: Annotated[Optional[int], typer.Option(
+        "--samples", "-n", min=1, help="At most this many calibration samples (default: all of "
+                                       f"the data given; {SYNTHETIC_SAMPLES} synthetic).",
+        show_default=False)] = DEFAULTS.samples,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1,
                                             help="Samples per batch.")] = DEFAULTS.batch_size,
     seed: Annotated[int, typer.Option("--seed", help="Seed for synthetic data.")] = DEFAULTS.seed,

@@ -36,7 +36,7 @@ def inspect_handle(handle, target: str, settings: Settings,
                    progress: Optional[ProgressFactory] = None) -> Report:
     """Calibrate, measure and diagnose an already loaded model."""
     batches, info = make_batches(handle.inputs, settings)
-    expected = -(-settings.samples // settings.batch_size)
+    expected = info.expected  # batches, when known before reading the data
     advance = progress(target, expected) if progress else None
     measurable = handle.sites or getattr(handle, "has_branches", False)
     stats = handle.collect(batches, settings.tau, settings.softmax_tau, advance) if measurable \

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 SEVERITIES = ("info", "warning", "error")
+SYNTHETIC_SAMPLES = 128  # samples of synthetic data when --samples is not given
 FAIL_ON = ("info", "warning", "error", "never")
 
 
@@ -40,7 +41,7 @@ class Settings:
 
     tau: float = 0.05
     softmax_tau: float = 0.01
-    samples: int = 128
+    samples: Optional[int] = None  # None: all the data given, or SYNTHETIC_SAMPLES synthetic
     batch_size: int = 16
     seed: int = 0
     synthetic: str = "normal"

@@ -13,7 +13,7 @@ from saturate_cli.calibration.arrays import rebatch
 from saturate_cli.calibration.images import channel_stats, image_geometry, image_records
 from saturate_cli.calibration.options import calibration_settings
 from saturate_cli.calibration.source import Batch, CalibrationInfo, counted
-from saturate_cli.calibration.synthetic import parse_shape, synthetic_batches
+from saturate_cli.calibration.synthetic import parse_shape, synthetic_feeds
 from saturate_cli.calibration.walk import image_files, kind_of, records
 from saturate_cli.errors import CalibrationError
 from saturate_cli.model.handle import InputSpec
@@ -24,15 +24,17 @@ __all__ = ["CalibrationInfo", "calibration_settings", "make_batches", "parse_sha
 
 def make_batches(specs: list[InputSpec], settings: Settings) -> tuple[Iterator[Batch],
                                                                       CalibrationInfo]:
-    """Batches for the model's inputs, and the record of what they are."""
-    if settings.samples <= 0 or settings.batch_size <= 0:
+    """Batches for the model's inputs, and the record of what they are. The user's data is
+    used whole unless --samples caps it; synthetic data has SYNTHETIC_SAMPLES by default."""
+    if (settings.samples is not None and settings.samples <= 0) or settings.batch_size <= 0:
         raise CalibrationError("--samples and --batch-size must be positive")
     if not specs:
         raise CalibrationError("the model has no inputs to feed")
     if settings.calibration:
         return _from_paths(specs, settings)
     info = CalibrationInfo(source=f"synthetic:{settings.synthetic}", seed=settings.seed)
-    return counted(synthetic_batches(specs, settings, info.note), info), info
+    feeds, info.expected = synthetic_feeds(specs, settings, info.note)
+    return counted(feeds, info), info
 
 
 def _from_paths(specs: list[InputSpec], settings: Settings):
@@ -46,6 +48,8 @@ def _from_paths(specs: list[InputSpec], settings: Settings):
     kind = kind_of(paths)
     info = CalibrationInfo(source=f"{'images' if kind == 'images' else 'file'}:"
                                   + ",".join(str(p) for p in paths))
+    if settings.samples is not None:  # an estimate for the progress bar
+        info.expected = -(-settings.samples // settings.batch_size)
     if kind == "images":
         if len(specs) != 1:
             raise CalibrationError(f"an image folder feeds a model with one input; the model's "

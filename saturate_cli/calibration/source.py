@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -22,6 +22,7 @@ class CalibrationInfo:
     partial: bool = False
     notes: list = field(default_factory=list)
     nan: int = 0  # NaN values seen in the data (a warning, not an error)
+    expected: Optional[int] = field(default=None, repr=False)  # batches, when known (progress)
 
     def note(self, text: str) -> None:
         """Add a note once (the same note from every shard would only be noise)."""
@@ -43,19 +44,18 @@ class CalibrationInfo:
         }
 
 
-def counted(batches: Iterator[Batch], info: CalibrationInfo) -> Iterator[Batch]:
-    """Pass batches through, recording the resolved shapes, NaNs, samples and batches.
+def counted(feeds: Iterator[tuple[Batch, int]], info: CalibrationInfo) -> Iterator[Batch]:
+    """Pass (batch, its samples) on as batches, recording the shapes, NaNs, samples, batches.
 
     A batch is counted once the consumer comes back for the next one, so a run stopped while
     measuring a batch (Ctrl-C) counts only the batches it finished.
     """
-    for batch in batches:
+    for batch, samples in feeds:
         if not info.shapes:
             info.shapes = {k: list(np.shape(v)) for k, v in batch.items()}
         info.nan += sum(int(np.isnan(v).sum()) for v in batch.values() if _is_float(v))
         yield batch
-        first = next(iter(batch.values()), None)
-        info.samples += int(first.shape[0]) if first is not None and np.ndim(first) else 1
+        info.samples += samples
         info.batches += 1
 
 

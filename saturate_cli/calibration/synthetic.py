@@ -15,10 +15,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from saturate_cli.calibration.dtypes import numpy_dtype
+from saturate_cli.calibration.plan import Plan, is_named, make_plan
 from saturate_cli.calibration.source import Batch
 from saturate_cli.errors import CalibrationError, ResourceError, size_text
 from saturate_cli.model.handle import InputSpec
-from saturate_cli.settings import Settings
+from saturate_cli.settings import SYNTHETIC_SAMPLES, Settings
 
 KINDS = ("normal", "uniform", "zeros")
 _MAX_DIM = 1 << 20
@@ -170,6 +171,14 @@ def _values(spec: InputSpec, shape, kind: str, rng: np.random.Generator,
 def synthetic_batches(specs: list[InputSpec], settings: Settings,
                       note: Callable[[str], None] = lambda _: None) -> Iterator[Batch]:
     """Batches of synthetic data, the last one partial, drawn reproducibly from the seed."""
+    return (batch for batch, _ in synthetic_feeds(specs, settings, note)[0])
+
+
+def synthetic_feeds(specs: list[InputSpec], settings: Settings,
+                    note: Callable[[str], None] = lambda _: None
+                    ) -> tuple[Iterator[tuple[Batch, int]], int]:
+    """(batch, its samples) of synthetic data, and how many batches there will be. Fixed inputs
+    (see plan.py) get their own shape, drawn once; batched ones `--batch-size` rows."""
     kind, given = settings.synthetic, settings.input_shapes
     if kind not in KINDS:
         raise CalibrationError(f"--synthetic '{kind}': choose one of {', '.join(KINDS)}")
@@ -177,8 +186,9 @@ def synthetic_batches(specs: list[InputSpec], settings: Settings,
     if unknown:
         raise CalibrationError(f"--input-shape names unknown input(s) {sorted(unknown)}; the "
                                f"model's inputs are {[s.name for s in specs]}")
-    shapes = {s.name: resolve_shape(s, given, settings.batch_size, settings.default_dim,
-                                    settings.image_size)
+    plan = make_plan("synthetic data", specs, None, given)
+    size = plan.batch or settings.batch_size
+    shapes = {s.name: resolve_shape(s, given, size, settings.default_dim, settings.image_size)
               for s in specs}
     shapes = _share_named_dims(specs, shapes, given)
     check_budget(shapes, {s.name: _dtype(s) for s in specs}, settings.memory_budget)
@@ -186,41 +196,43 @@ def synthetic_batches(specs: list[InputSpec], settings: Settings,
         text = describe(spec, settings.int_range, settings.mask_padding)
         if text:
             note(text)
-    return _stream(specs, shapes, settings)
+    for text in plan.notes(shapes, "synthetic draw"):
+        note(text)
+    samples = SYNTHETIC_SAMPLES if settings.samples is None else settings.samples
+    per = plan.samples(shapes)
+    return _stream(specs, shapes, settings, plan, samples), -(-samples // per)
 
 
 def _share_named_dims(specs: list[InputSpec], shapes: dict, given: dict) -> dict:
-    """A symbolic dim named in several inputs ('seq') takes the size given for one of them."""
+    """A named symbolic dim in several inputs ('seq') takes the size given for one of them;
+    anonymous dims ('?', unnamed) are never shared."""
     sizes: dict = {}
     for spec in specs:
         if spec.name in given:
             for dim, size in zip(spec.shape[1:], shapes[spec.name][1:]):
-                if isinstance(dim, str):
+                if is_named(dim):
                     sizes.setdefault(dim, size)
     out = {}
     for spec in specs:
         dims = list(shapes[spec.name])
         if spec.name not in given:
             for i, dim in enumerate(spec.shape[1:], start=1):
-                if isinstance(dim, str) and dim in sizes:
+                if is_named(dim) and dim in sizes:
                     dims[i] = sizes[dim]
         out[spec.name] = tuple(dims)
     return out
 
 
-def _stream(specs: list[InputSpec], shapes: dict, settings: Settings) -> Iterator[Batch]:
+def _stream(specs: list[InputSpec], shapes: dict, settings: Settings, plan: Plan,
+            samples: int) -> Iterator[tuple[Batch, int]]:
     rng = np.random.default_rng(settings.seed)
-    per_batch = min(shape[0] if shape else 1 for shape in shapes.values()) if shapes else 1
-    done, samples = 0, settings.samples
+    draw = {s.name: (lambda shape, s=s: np.asarray(_values(  # rank 0 comes back as a scalar
+        s, shape, settings.synthetic, rng, settings.int_range, settings.mask_padding)))
+        for s in specs}
+    fixed = {} if plan.whole else {n: draw[n](shapes[n]) for n in plan.fixed}
+    per_batch, done = plan.samples(shapes), 0
     while done < samples:
-        n = min(per_batch, samples - done)
-        batch = {}
-        for spec in specs:
-            shape = shapes[spec.name]
-            if shape and shape[0] == per_batch and n < per_batch and not isinstance(
-                    spec.shape[0] if spec.shape else None, int):
-                shape = (n,) + tuple(shape[1:])
-            batch[spec.name] = np.asarray(_values(  # rank-0 inputs come back as scalars
-                spec, shape, settings.synthetic, rng, settings.int_range, settings.mask_padding))
-        yield batch
-        done += n if per_batch else samples
+        n = per_batch if plan.batch or plan.whole else min(per_batch, samples - done)
+        yield {s.name: fixed[s.name] if s.name in fixed else draw[s.name](
+            shapes[s.name] if plan.whole else (n,) + tuple(shapes[s.name][1:])) for s in specs}, n
+        done += n
