@@ -25,7 +25,7 @@ from saturate_cli.model.onnx_measure import (GRAPH_STATS_OPSET, Observed, Plan, 
                                              exposed_names, graph_batch)
 from saturate_cli.model.onnx_session import Staged
 from saturate_cli.model.onnx_producer import find_producer, unit_axis
-from saturate_cli.model.onnx_sites import discover, is_float
+from saturate_cli.model.onnx_sites import discover, is_measurable
 from saturate_cli.stats.site_stats import SiteStats
 
 
@@ -110,8 +110,8 @@ class OnnxModel:
         self.not_covered.extend(self._untaken)
         self.sites: list[Site] = []
         for r in raw:
-            if not is_float(self._types.get(r.input)):
-                self.not_covered.append(NotCovered(r.name, r.op, "input is not floating point"))
+            if not is_measurable(self._types.get(r.input)):
+                self.not_covered.append(NotCovered(r.name, r.op, "input is not a number type"))
                 continue
             producer = find_producer(self.graph, r.input)
             self.sites.append(self._site(r, producer, ranks.get(r.input)))

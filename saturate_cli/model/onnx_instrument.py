@@ -19,6 +19,7 @@ from onnx import TensorProto, helper
 
 from saturate_cli.model.handle import Site
 from saturate_cli.model.onnx_builder import GraphBuilder
+from saturate_cli.model.onnx_sites import is_integer
 from saturate_cli.model.onnx_sums import (exact_moments, fast_count, fast_moments, layout_for,
                                           run_ones)
 from saturate_cli.stats.reductions import SAMPLE_TARGET
@@ -149,11 +150,11 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
                 probs: Optional[tuple[str, str]] = None, tau: float = 0.05) -> SiteOutputs:
     x = site.input
     as_x = None  # casts a run-time threshold tensor like x
-    if elem_type not in _NP_OF:  # fp16 / bf16 / unknown: measure in float32
-        x = b.op("Cast", [x], "f32", to=TensorProto.FLOAT)
-        elem_type = TensorProto.FLOAT
+    if elem_type not in _NP_OF:  # fp16 / bf16 / unknown in float32, integers in float64
+        wide = TensorProto.DOUBLE if is_integer(elem_type) else TensorProto.FLOAT
+        x = b.op("Cast", [x], "wide", to=wide)
+        elem_type = as_x = wide
         probs = None
-        as_x = TensorProto.FLOAT
     dtype = _NP_OF[elem_type]
     size = b.op("Size", [x], "size")
     rank = site.rank

@@ -206,6 +206,15 @@ def _subgraph_activations(graph: onnx.GraphProto, owner: str, owner_op: str) -> 
     return found
 
 
-def is_float(elem_type: Optional[int]) -> bool:
-    """Whether an element type can be measured (None: unknown, assumed float)."""
-    return elem_type is None or elem_type in _FLOAT_TYPES
+_INT_TYPES = {getattr(onnx.TensorProto, n) for n in ("INT8", "UINT8", "INT16", "UINT16", "INT32",
+                                                      "UINT32", "INT64", "UINT64")}
+
+
+def is_measurable(elem_type: Optional[int]) -> bool:
+    """Whether an element type can be measured (None: unknown, assumed float). Integer inputs
+    (a quantised Clip, an int8 Relu) are measured in float64, exactly up to 2^53."""
+    return elem_type is None or elem_type in _FLOAT_TYPES or elem_type in _INT_TYPES
+
+
+def is_integer(elem_type: Optional[int]) -> bool:
+    return elem_type in _INT_TYPES

@@ -1,0 +1,173 @@
+"""Forms found in models others made: checker complaints, file names that lie, run-time Clip
+bounds, per-channel PRelu slopes, GLU splits, old opsets onnxruntime refuses, integer sites.
+Truth is numpy in float64 on the arrays the test feeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from saturate_cli.pipeline import inspect_model
+from saturate_cli.settings import Settings
+from tests.conftest import run_cli
+
+TAU = 0.05
+
+
+def _save(tmp_path, nodes, inputs, opset=17, inits=(), name="m.onnx", outputs=("y",)):
+    graph = helper.make_graph(nodes, "g", inputs,
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                               for o in outputs], initializer=list(inits))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8 if opset >= 13 else 3
+    path = tmp_path / name
+    path.write_bytes(model.SerializeToString())
+    return str(path)
+
+
+def _x(name="x", shape=("n", 6), elem=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, elem, list(shape))
+
+
+def _run(path, tmp_path, **arrays):
+    np.savez(tmp_path / "data.npz", **arrays)
+    settings = Settings(calibration=(str(tmp_path / "data.npz"),), batch_size=8)
+    return inspect_model(path, settings).to_dict()
+
+
+def _site(report, input_name):
+    return next(s for s in report["sites"] if s["input"] == input_name)
+
+
+def test_checker_complaint_is_a_note_and_the_model_is_measured(tmp_path):
+    """A graph output without a type fails onnx.checker; onnxruntime runs the model."""
+    path = _save(tmp_path, [helper.make_node("Tanh", ["x"], ["y"])], [_x()])
+    model = onnx.load(path)
+    model.graph.output[0].ClearField("type")
+    onnx.save(model, path)
+    with pytest.raises(Exception):
+        onnx.checker.check_model(model)
+    x = np.random.default_rng(0).normal(0, 3, (20, 6)).astype(np.float32)
+    report = _run(path, tmp_path, x=x)
+    assert any("checker" in n for n in report["notes"])
+    assert report["sites"][0]["stats"]["count"] == x.size
+    want = float((np.abs(x.astype(np.float64)) >= 2.1782).mean())
+    assert report["sites"][0]["saturation"]["fraction"] == pytest.approx(want, abs=1e-3)
+
+
+@pytest.mark.parametrize("name", ["model.bin", "model", "weights.pt"])
+def test_the_content_decides_the_format(tmp_path, name):
+    path = _save(tmp_path, [helper.make_node("Sigmoid", ["x"], ["y"])], [_x()], name=name)
+    out = run_cli("inspect", path, "-f", "json", "-n", "8", "-q")
+    assert out.exit_code in (0, 1), out.stderr
+    assert '"format": "onnx"' in out.stdout
+
+
+def test_clip_bounds_computed_at_run_time(tmp_path):
+    """min = -max(|x|)/2 per batch, computed in the graph: each batch judged by its own."""
+    nodes = [helper.make_node("Abs", ["x"], ["a"]), helper.make_node("ReduceMax", ["a"], ["m"],
+                                                                     keepdims=0),
+             helper.make_node("Mul", ["m", "half"], ["lo"]), helper.make_node("Neg", ["lo"],
+                                                                               ["nlo"]),
+             helper.make_node("Clip", ["x", "nlo", "lo"], ["y"])]
+    half = numpy_helper.from_array(np.array(0.5, np.float32), "half")
+    path = _save(tmp_path, nodes, [_x()], inits=[half])
+    x = np.random.default_rng(1).normal(0, 1, (16, 6)).astype(np.float32)
+    x[8:] *= 4  # the second batch has other bounds
+    report = _run(path, tmp_path, x=x)
+    site = _site(report, "x")
+    want = 0
+    for batch in (x[:8], x[8:]):
+        bound = np.float32(np.abs(batch).max() * np.float32(0.5))
+        want += int(((batch <= -bound) | (batch >= bound)).sum())
+    assert site["saturation"]["fraction"] * x.size == pytest.approx(want)
+    assert any("varied between batches" in n for n in report["notes"])
+
+
+def test_clip_bound_fed_as_an_input(tmp_path):
+    path = _save(tmp_path, [helper.make_node("Clip", ["x", "", "hi"], ["y"])],
+                 [_x(), _x("hi", ())])
+    x = np.random.default_rng(2).normal(0, 2, (24, 6)).astype(np.float32)
+    report = _run(path, tmp_path, x=x, hi=np.array(1.5, np.float32))
+    site = _site(report, "x")
+    assert site["saturation"]["high"] == 1.5
+    assert site["saturation"]["fraction_high"] == pytest.approx(float((x >= 1.5).mean()))
+
+
+@pytest.mark.parametrize("opset", [9, 17])
+def test_prelu_per_channel_slopes(tmp_path, opset):
+    """Channels whose |slope| < tau have a flat negative side; the others none."""
+    slope = np.array([0.01, 0.25, -0.02, 1.5], np.float32).reshape(4, 1, 1)
+    path = _save(tmp_path, [helper.make_node("PRelu", ["x", "s"], ["y"])],
+                 [_x(shape=("n", 4, 3, 3))], opset=opset,
+                 inits=[numpy_helper.from_array(slope, "s")])
+    x = np.random.default_rng(3).normal(0, 1, (16, 4, 3, 3)).astype(np.float32)
+    site = _site(_run(path, tmp_path, x=x), "x")
+    flat = np.broadcast_to(np.abs(slope) < TAU, x.shape)
+    assert site["saturation"]["fraction"] * x.size == pytest.approx(((x <= 0) & flat).sum())
+
+
+def test_glu_split_keeps_its_sigmoid(tmp_path):
+    nodes = [helper.make_node("Split", ["x"], ["a", "b"], axis=1),
+             helper.make_node("Sigmoid", ["b"], ["g"]), helper.make_node("Mul", ["a", "g"], ["y"])]
+    path = _save(tmp_path, nodes, [_x(shape=("n", 8))], opset=11)
+    x = np.random.default_rng(4).normal(0, 5, (16, 8)).astype(np.float32)
+    site = _site(_run(path, tmp_path, x=x), "b")
+    b = x[:, 4:].astype(np.float64)
+    assert site["kind"] == "sigmoid" and site["stats"]["count"] == b.size
+    assert site["saturation"]["fraction"] == pytest.approx(float((np.abs(b) >= 4.3565).mean()),
+                                                           abs=1e-3)
+
+
+def test_opset6_legacy_broadcast_runs_on_a_converted_copy(tmp_path):
+    """Add with broadcast=1 (opset 6) has no onnxruntime kernel: measured anyway, noted."""
+    nodes = [helper.make_node("Add", ["x", "bias"], ["z"], broadcast=1, axis=1),
+             helper.make_node("Sigmoid", ["z"], ["y"])]
+    bias = numpy_helper.from_array(np.array([5, -5, 0, 1, 2, 3], np.float32), "bias")
+    path = _save(tmp_path, nodes, [_x(shape=(16, 6))], opset=6, inits=[bias])
+    x = np.random.default_rng(5).normal(0, 1, (16, 6)).astype(np.float32)
+    report = _run(path, tmp_path, x=x)
+    z = x.astype(np.float64) + numpy_helper.to_array(bias)
+    site = _site(report, "z")
+    assert site["stats"]["mean"] == pytest.approx(z.mean(), rel=1e-6)
+    assert site["saturation"]["fraction"] == pytest.approx(float((np.abs(z) >= 4.3565).mean()))
+    assert any("onnxruntime cannot run this model" in n for n in report["notes"])
+
+
+def test_integer_clip_is_measured(tmp_path):
+    path = _save(tmp_path, [helper.make_node("Clip", ["x", "lo", "hi"], ["y"])],
+                 [_x(elem=TensorProto.INT8)], opset=13,
+                 inits=[numpy_helper.from_array(np.array(-3, np.int8), "lo"),
+                        numpy_helper.from_array(np.array(4, np.int8), "hi")])
+    x = np.random.default_rng(6).integers(-8, 8, (16, 6)).astype(np.int8)
+    site = _site(_run(path, tmp_path, x=x), "x")
+    assert site["stats"]["mean"] == pytest.approx(x.astype(np.float64).mean())
+    assert site["saturation"]["fraction"] == pytest.approx(float(((x <= -3) | (x >= 4)).mean()))
+
+
+@pytest.mark.parametrize("op,alpha,low", [("ThresholdedRelu", 0.7, 0.7), ("Swish", 2.0, None)])
+def test_thresholded_relu_and_swish(tmp_path, op, alpha, low):
+    path = _save(tmp_path, [helper.make_node(op, ["x"], ["y"], alpha=alpha)], [_x()],
+                 opset=24 if op == "Swish" else 17)
+    x = np.random.default_rng(7).normal(0, 3, (16, 6)).astype(np.float32)
+    site = _site(_run(path, tmp_path, x=x), "x")
+    xd = x.astype(np.float64)
+    if op == "Swish":  # x sigmoid(alpha x): the SiLU tail scaled by 1/alpha
+        assert site["kind"] == "silu" and site["params"]["alpha"] == alpha
+        assert site["saturation"]["low"] == pytest.approx(-3.9298 / alpha, rel=1e-4)
+        want = float((xd <= site["saturation"]["low"]).mean())
+    else:
+        assert site["kind"] == "thresholded_relu" and site["saturation"]["low"] == pytest.approx(low)
+        want = float((xd <= np.float32(low)).mean())
+    assert site["saturation"]["fraction"] == pytest.approx(want, abs=1e-9)
+
+
+def test_softmax_fraction_is_the_collapsed_row_share(tmp_path):
+    path = _save(tmp_path, [helper.make_node("Softmax", ["x"], ["y"], axis=-1)], [_x()])
+    x = np.random.default_rng(8).normal(0, 1, (32, 6)).astype(np.float32)
+    x[:10, 0] += 30  # ten rows one-hot
+    site = _site(_run(path, tmp_path, x=x), "x")
+    assert site["saturation"]["collapsed_rows"] == 10 and site["saturation"]["rows"] == 32
+    assert site["saturation"]["fraction"] == pytest.approx(10 / 32)
