@@ -22,7 +22,9 @@ def fix(
         "--calibration", "-c", help="Calibration data (as for inspect); repeatable.")] = None,
     input_shape: Annotated[Optional[List[str]], typer.Option(
         "--input-shape", help="Shape of a dynamic input, e.g. x=1x3x224x224.")] = None,
-    samples: Annotated[int, typer.Option("--samples", "-n", min=1)] = DEFAULTS.samples,
+    samples: Annotated[Optional[int], typer.Option(
+        "--samples", "-n", min=1, help="At most this many calibration samples (default: all of "
+        "the files, 128 synthetic).", show_default=False)] = DEFAULTS.samples,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = DEFAULTS.batch_size,
     seed: Annotated[int, typer.Option("--seed")] = DEFAULTS.seed,
     max_steps: Annotated[int, typer.Option(
