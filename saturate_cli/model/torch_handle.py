@@ -2,8 +2,10 @@
 
 A *runner* (eager capture, .pt2 interpreter, TorchScript dispatch capture) runs the model and
 reports each activation call as (site name, op, kind, params, producer, input tensor). The sites
-are learnt from a probe run on a tiny synthetic batch at load time, in call order; a site first
-seen during calibration (data-dependent control flow) is appended.
+are learnt in call order from a probe run: on a tiny synthetic batch at load time, or - when
+calibration data is given - on the user's first batch (a synthetic guess at the input shapes is
+never needed then); a site first seen later in calibration (data-dependent control flow) is
+appended.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ from saturate_cli.stats.site_stats import SiteStats
 PROBE_BATCH = 2
 
 
+def _as_given(array: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Data for an input of unknown dtype: float64 runs as float32, torch's default."""
+    return array.astype(np.float32) if spec.dtype == "unknown" and array.dtype == np.float64 \
+        else array
+
+
 class Runner(Protocol):
     not_covered: list[NotCovered]
 
@@ -39,7 +47,14 @@ class TorchModel:
         self.device = device
         self.sites: list[Site] = []
         self._by_name: dict[str, Site] = {}
-        self._probe(settings)
+        self._learnt = not getattr(settings, "calibration", ())
+        if self._learnt:
+            self._probe(settings)
+
+    @property
+    def has_branches(self) -> bool:
+        """True while the sites are still to be learnt from the first calibration batch."""
+        return not self._learnt
 
     @property
     def not_covered(self) -> list[NotCovered]:
@@ -58,8 +73,8 @@ class TorchModel:
         missing = [s.name for s in self.inputs if s.name not in batch]
         if missing:
             raise CalibrationError(f"{self.path}: calibration data lacks input(s) {missing}")
-        return tuple(torch.from_numpy(np.ascontiguousarray(batch[s.name])).to(self.device)
-                     for s in self.inputs)
+        return tuple(torch.from_numpy(np.ascontiguousarray(_as_given(batch[s.name], s)))
+                     .to(self.device) for s in self.inputs)
 
     def _forward(self, batch: Batch, sink, error) -> None:
         args = self._args(batch)
@@ -68,9 +83,10 @@ class TorchModel:
                 self.runner.run(args, sink)
         except Exception as exc:  # noqa: BLE001 - any failure inside the user's model
             shapes = {s.name: list(a.shape) for s, a in zip(self.inputs, args)}
+            hint = "" if error is CalibrationError else \
+                "; give --input-shape NAME=DIMS or --calibration"
             raise error(f"{self.path}: the model failed on inputs of shapes {shapes}: "
-                        f"{first_line(exc)}; give --input-shape NAME=DIMS or --calibration"
-                        ) from None
+                        f"{first_line(exc)}{hint}") from None
 
     def _probe(self, settings) -> None:
         """Learn the sites from one forward pass on a tiny synthetic batch."""
@@ -100,6 +116,7 @@ class TorchModel:
             for batch in batches:
                 seen = True
                 self._forward(batch, sink, CalibrationError)
+                self._learnt = True
                 done = dict(totals)
                 if progress:
                     progress(1)
