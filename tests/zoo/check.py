@@ -18,11 +18,11 @@ from tests.zoo.truth import model_truth
 ALL = "1000000000"  # samples and batch size: every sample, in one batch
 
 
-def inspect_json(model: Path, calib: Path, in_process: bool = True,
-                 exe: Optional[str] = None) -> tuple:
+def inspect_json(model, calib: Path, in_process: bool = True,
+                 exe: Optional[str] = None, extra: tuple = ()) -> tuple:
     """(exit code, report dict or None, stderr tail) of `saturate inspect -f json`."""
     args = ["inspect", str(model), "-c", str(calib), "-f", "json", "--fail-on", "never",
-            "-n", ALL, "-b", ALL]
+            "-n", ALL, "-b", ALL, *extra]
     if in_process:
         from tests.conftest import run_cli
         r = run_cli(*args)
@@ -31,7 +31,7 @@ def inspect_json(model: Path, calib: Path, in_process: bool = True,
             err = f"{type(r.exception).__name__}: {r.exception}"
     else:
         p = subprocess.run([exe or shutil.which("saturate") or "saturate", *args],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, timeout=1800)
         out, err, code = p.stdout, p.stderr, p.returncode
     try:
         report = json.loads(out) if code in (0, 1) else None
@@ -55,11 +55,12 @@ def feeds_from(model: onnx.ModelProto, calib: Path) -> dict:
         return {k: z[k] for k in z.files}
 
 
-def check_onnx(model_path: Path, calib: Path, **kw) -> tuple:
-    """(exit code, number of truth sites, differences) for one model and its data."""
+def check_onnx(model_path: Path, calib: Path, runner=None) -> tuple:
+    """(exit code, number of truth sites, differences) for one model and its data;
+    `runner(model, calib)` -> (code, report, stderr tail) replaces the in-process CLI."""
     model = onnx.load(str(model_path))
     truths = model_truth(model, feeds_from(model, calib))
-    code, report, err = inspect_json(model_path, calib, **kw)
+    code, report, err = (runner or inspect_json)(model_path, calib)
     if report is None:
         return code, len(truths), [f"exit {code}: {err[0]}"]
     if len(report.get("reports", [report])) != 1:
