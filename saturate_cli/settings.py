@@ -20,6 +20,14 @@ def default_memory_budget() -> int:
         return 8 * 2**30
 
 
+# A softmax logit is masked (attention masks add -1e4, -1e9, the dtype's minimum or -inf) when
+# it lies this far below its row's maximum (half the smallest additive mask, so that a masked
+# position's own score cannot lift it back), or below half the dtype's most negative value.
+# Masked logits stay out of the input statistics; a row with at most one unmasked logit is
+# one-hot by construction (causal attention's first row) and stays out of the collapse count.
+MASKED_GAP = 5e3
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Where a measurement becomes a finding, and of which severity."""

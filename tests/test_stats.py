@@ -39,11 +39,27 @@ def test_non_finite_values_are_counted_not_averaged():
     assert s.low == 1  # -inf is in the low tail, NaN in none
 
 
-def test_huge_mask_values_do_not_overflow():
+def test_mask_values_stay_out_of_the_statistics():
+    """finfo.min is a mask: the moments are those of the unmasked logits, masked beside them."""
     x = np.array([[np.finfo(np.float32).min, 0.0, 1.0]] * 4, np.float32)
     s = stats_of_array(x, None, None, None, softmax_axis=-1)
-    assert math.isfinite(s.std) and s.std > 1e37
-    assert s.rows == 4 and s.collapsed_rows == 0  # p = e/(1+e) = 0.73 per row
+    assert (s.count, s.masked, s.inf) == (8, 4, 0)
+    assert s.mean == 0.5 and s.std == 0.5 and (s.min, s.max) == (0.0, 1.0)
+    assert s.rows == 4 and s.collapsed_rows == 0 and s.masked_rows == 0  # p = 0.73 per row
+
+
+@pytest.mark.parametrize("mask", [np.finfo(np.float32).min, -np.inf, -1e4, -1e9])
+def test_causal_rows_are_masked_rows_not_collapse(mask):
+    """Row i of a causal mask allows i + 1 positions: the first row is one-hot by construction."""
+    seq = 6
+    logits = np.random.default_rng(0).normal(0, 1, (3, seq, seq))
+    causal = np.triu(np.ones((seq, seq), bool), k=1)
+    x = np.where(causal, mask if np.isinf(mask) or mask < -1e30 else logits + mask, logits)
+    s = stats_of_array(x.astype(np.float32), None, None, None, softmax_axis=-1)
+    assert s.rows == 3 * seq and s.masked_rows == 3 and s.judged_rows == 3 * (seq - 1)
+    assert s.masked == 3 * causal.sum() and s.count == 3 * (~causal).sum() and s.inf == 0
+    kept = logits[:, ~causal].astype(np.float32).astype(np.float64)
+    assert s.mean == pytest.approx(kept.mean()) and s.max == kept.max()
 
 
 @settings(max_examples=60, deadline=None)

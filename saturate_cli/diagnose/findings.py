@@ -62,7 +62,7 @@ def measure(site: Site, stats: SiteStats, settings: Settings) -> Measure:
         share = stats.unit_saturated / stats.per_unit
         dead = [int(i) for i in np.nonzero(share >= settings.thresholds.dead_unit_fraction)[0]]
     if get_kind(site.kind).metric == "rows":  # softmax: the share of collapsed rows
-        share = stats.collapsed_rows / stats.rows if stats.rows else 0.0
+        share = stats.collapsed_rows / stats.judged_rows if stats.judged_rows else 0.0
         return Measure(t.low, t.high, share, 0.0, 0.0, dead, stats.units)
     return Measure(t.low, t.high, (stats.low + stats.high) / n, stats.low / n, stats.high / n,
                    dead, stats.units)
@@ -169,10 +169,10 @@ def _dead(site, kind: ActivationKind, stats, m: Measure, settings) -> list[Findi
 
 
 def _softmax(site, stats: SiteStats, settings) -> list[Finding]:
-    if not stats.rows:
+    if not stats.judged_rows:
         return []
     th = settings.thresholds
-    share = stats.collapsed_rows / stats.rows
+    share = stats.collapsed_rows / stats.judged_rows
     sev = _severity(share, th.collapsed_warning, th.collapsed_error)
     if sev is None:
         return []

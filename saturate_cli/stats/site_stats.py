@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from saturate_cli.stats import histogram as hist
+from saturate_cli.stats.softmax_rows import softmax_rows
 
 
 ROW_SAMPLE = 1024  # softmax rows kept for the temperature estimate
@@ -46,7 +47,9 @@ class SiteStats:
     unit_saturated: Optional[np.ndarray] = None  # per unit: saturated values (low + high)
     per_unit: int = 0  # values per unit
     rows: int = 0  # softmax rows
-    collapsed_rows: int = 0  # softmax rows whose max probability exceeds 1 - tau'
+    collapsed_rows: int = 0  # softmax rows whose max probability exceeds 1 - tau' (of the judged)
+    masked_rows: int = 0  # softmax rows with at most one unmasked logit: one-hot by construction
+    masked: int = 0  # softmax logits masked out (see settings.MASKED_GAP); not in the moments
     histogram: np.ndarray = field(default_factory=lambda: np.zeros(hist.BINS, np.int64))
     sample_every: int = 1
     batches: int = 0
@@ -64,6 +67,11 @@ class SiteStats:
         if self.unit_sum is None or not self.per_unit:
             return None
         return self.unit_sum / self.per_unit
+
+    @property
+    def judged_rows(self) -> int:
+        """Softmax rows the collapse count is about: all rows but the masked ones."""
+        return self.rows - self.masked_rows
 
     @property
     def units(self) -> int:
@@ -98,6 +106,8 @@ class SiteStats:
             per_unit=self.per_unit + other.per_unit,
             rows=self.rows + other.rows,
             collapsed_rows=self.collapsed_rows + other.collapsed_rows,
+            masked_rows=self.masked_rows + other.masked_rows,
+            masked=self.masked + other.masked,
             histogram=self.histogram + other.histogram,
             sample_every=max(self.sample_every, other.sample_every),
             batches=self.batches + other.batches,
@@ -147,10 +157,16 @@ def stats_of_array(
     low_where: Optional[np.ndarray] = None,
 ) -> SiteStats:
     """Exact statistics of one batch held in memory (the numpy path). `low_where` (broadcast
-    to x) limits the low tail to where it is true (a PRelu's flat slopes)."""
+    to x) limits the low tail to where it is true (a PRelu's flat slopes). Softmax inputs
+    leave their masked logits out of every statistic (softmax_rows.py)."""
     x = np.asarray(x)
     xd = x.astype(np.float64, copy=False)
-    finite_mask = np.isfinite(xd)
+    counted = None  # softmax: the logits that are not masked
+    row_counts = None
+    if softmax_axis is not None and xd.ndim >= 1 and xd.size:
+        row_counts = softmax_rows(xd, softmax_axis, softmax_tau, x.dtype)
+        counted = ~row_counts.masked
+    finite_mask = np.isfinite(xd) if counted is None else np.isfinite(xd) & counted
     finite_vals = xd[finite_mask]
     n = int(finite_vals.size)
     mean = float(finite_vals.mean()) if n else 0.0
@@ -166,40 +182,33 @@ def stats_of_array(
         unit_sat = (sat_low | sat_high).sum(axis=others).astype(np.int64)
         unit_sum = np.where(finite_mask, xd, 0.0).sum(axis=others)
         per_unit = int(xd.size // max(xd.shape[axis], 1))
-    rows = collapsed = 0
-    row_sample = None
-    if softmax_axis is not None and xd.ndim >= 1 and xd.size:
-        rows, collapsed = _softmax_rows(xd, softmax_axis, softmax_tau)
+    row_sample, masked = None, 0
+    if row_counts is not None:
         flat = np.moveaxis(xd, softmax_axis, -1).reshape(-1, xd.shape[softmax_axis])
         row_sample = cap_rows(flat[:ROWS_PER_BATCH]).copy()
-    sample = xd.reshape(-1)[::sample_every]
+        masked = int(row_counts.masked.sum())
+    shown = xd if counted is None else np.where(counted, xd, np.nan)  # histogram: unmasked
+    inf = np.isinf(xd) if counted is None else np.isinf(xd) & counted
     return SiteStats(
-        count=int(xd.size),
+        count=int(xd.size) - masked,
         finite=n,
         mean=mean,
         m2=m2,
         min=float(finite_vals.min()) if n else math.inf,
         max=float(finite_vals.max()) if n else -math.inf,
         nan=int(np.isnan(xd).sum()),
-        inf=int(np.isinf(xd).sum()),
+        inf=int(inf.sum()),
         low=int(sat_low.sum()),
         high=int(sat_high.sum()),
         unit_saturated=unit_sat,
         per_unit=per_unit,
-        rows=rows,
-        collapsed_rows=collapsed,
-        histogram=hist.histogram(sample),
+        rows=row_counts.rows if row_counts else 0,
+        collapsed_rows=row_counts.collapsed if row_counts else 0,
+        masked_rows=row_counts.masked_rows if row_counts else 0,
+        masked=masked,
+        histogram=hist.histogram(shown.reshape(-1)[::sample_every]),
         sample_every=sample_every,
         batches=1,
         row_sample=row_sample,
         unit_sum=unit_sum,
     )
-
-
-def _softmax_rows(x: np.ndarray, axis: int, tau: float) -> tuple[int, int]:
-    """Rows along `axis` and how many have max probability > 1 - tau."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        top = x.max(axis=axis, keepdims=True)
-        mass = np.exp(x - top).sum(axis=axis)
-    rows = int(mass.size)
-    return rows, int((mass < 1.0 / (1.0 - tau)).sum())
