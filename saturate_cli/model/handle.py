@@ -36,6 +36,9 @@ class Producer:
     channels: int = 0  # output channels / features (the unit count it produces)
     norm_scale: Optional[str] = None  # the norm's gamma / beta tensors (parameter names)
     norm_bias: Optional[str] = None
+    # parameters other layers read too: ((parameter, (other layer, ...)), ...); a change to
+    # one of them needs a private copy first
+    shared_with: tuple = ()
 
 
 @dataclass(frozen=True)
