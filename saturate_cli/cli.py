@@ -67,14 +67,22 @@ def _root(
     """Find saturated activations and dead units in neural networks (ONNX and PyTorch)."""
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(path: Path, text: str) -> None:
-    """Write the whole output or nothing: a temp file in the same folder, then a rename."""
+    """Write the whole output or nothing: a temp file in the same folder, then a rename. The
+    file gets the permissions of any new file (0666 less the umask), not mkstemp's 0600."""
     import tempfile
 
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -167,7 +175,9 @@ def inspect(
     factory_arg: Annotated[Optional[List[str]], typer.Option(
         "--arg", help="Keyword argument of a module:factory target, KEY=VALUE (Python literal "
                       "or text); repeatable.", show_default=False)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bar and no notices on stderr; errors and the report "
+                              "itself are unchanged.")] = False,
     select: Annotated[Optional[List[str]], typer.Option(
         "--select", help="Only these rules: codes or prefixes (SAT1 = SAT1xx), comma-separated "
                          "or repeated.", show_default=False)] = None,
@@ -191,30 +201,54 @@ def inspect(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
     """Measure the inputs of every activation on calibration data and flag saturation."""
-    guarded(lambda: _inspect(ctx.params, _configure(ctx, verbose)), debug)
+    guarded(lambda: _inspect(ctx.params, _configure(ctx, verbose and not quiet),
+                             "batch_size" in _given(ctx)), debug)
 
 
-def _inspect(params: dict, run) -> int:
+def _inspect(params: dict, run, batch_given: bool = False) -> int:
     """Inspect every model, then write the output; returns the exit code."""
     from saturate_cli.cli_settings import settings_from
-    from saturate_cli.pipeline import inspect_model
     from saturate_cli.report.model import MultiReport
 
     settings = settings_from(params, run)
     known = _load_baseline(run)  # a bad baseline stops the run before the analysis
     bar, factory = _progress(params["quiet"])
-    reports = []
     if bar is not None:
         bar.start()
     try:
-        for target in params["models"]:
-            reports.append(inspect_model(target, settings, factory))
+        reports = _inspect_all(params["models"], settings, factory,
+                               batch_given or "batch_size" in run.overrides)
     finally:
         if bar is not None:
             bar.stop()
+    for r in reports:
+        if r.partial:
+            _say(f"interrupted: {r.model['path']}: {r.problem}")
     reports = _baselined(reports, run, known, settings)
     _emit(reports, run.format, params["output"], params["step_summary"])
     return MultiReport(tuple(reports)).exit_code
+
+
+def _inspect_all(models: list[str], settings, factory, batch_given: bool) -> list:
+    """Each model's report. With several models, one that cannot be inspected is one line on
+    stderr and an unreadable record (exit 2), and the others still run; Ctrl-C stops the run."""
+    from saturate_cli.errors import SaturateError
+    from saturate_cli.pipeline import inspect_model
+    from saturate_cli.report.model import Report
+
+    reports = []
+    for target in models:
+        try:
+            reports.append(inspect_model(target, settings, factory, batch_given))
+        except SaturateError as exc:
+            if len(models) == 1:
+                raise
+            message = " ".join(str(exc).split())
+            _say(f"error: {message}")
+            reports.append(Report.unreadable(target, message, settings.fail_on))
+        if reports[-1].partial:  # interrupted: the models after it are not started
+            break
+    return reports
 
 
 def _baselined(reports, run, known, settings):
@@ -254,14 +288,18 @@ def _configure(ctx: typer.Context, verbose: bool):
     """CLI values the user gave > the config file > defaults (see saturate_cli/config.py)."""
     from saturate_cli.config import resolve
 
-    given = {name for name in ctx.params  # by name: typer may vendor its own click
-             if getattr(ctx.get_parameter_source(name), "name", "") in ("COMMANDLINE",
-                                                                         "ENVIRONMENT")}
-    run = resolve(ctx.params, given, Path.cwd(), ctx.params.get("config"))
+    run = resolve(ctx.params, _given(ctx), Path.cwd(), ctx.params.get("config"))
     if verbose:
         _say(f"config: {run.config_path}" if run.config_path else
              "config: none found (searched upward from the current folder)")
     return run
+
+
+def _given(ctx: typer.Context) -> set:
+    """The options the user gave (command line or environment), not defaults."""
+    return {name for name in ctx.params  # by name: typer may vendor its own click
+            if getattr(ctx.get_parameter_source(name), "name", "") in ("COMMANDLINE",
+                                                                        "ENVIRONMENT")}
 
 
 def _load_baseline(run, written: bool = False):

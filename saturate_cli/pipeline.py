@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
+
 from saturate_cli.calibration import make_batches
-from saturate_cli.errors import SaturateError
+from saturate_cli.errors import ResourceError, SaturateError, UsageError, size_text
 from saturate_cli.model.load import load_model
 from saturate_cli.policy import apply_rule_policy
 from saturate_cli.report.build import build_report
-from saturate_cli.report.model import Report
+from saturate_cli.report.model import Report, partial_note
 from saturate_cli.settings import Settings
 
 ProgressFactory = Callable[[str, Optional[int]], Callable[[int], None]]
+MODEL_SUFFIXES = (".onnx", ".ort", ".pt2", ".ts", ".torchscript")  # never calibration data
 
 
-def inspect_model(target: str, settings: Settings,
-                  progress: Optional[ProgressFactory] = None) -> Report:
-    """Inspect one model and return its report (raises SaturateError on bad input)."""
+def inspect_model(target: str, settings: Settings, progress: Optional[ProgressFactory] = None,
+                  batch_given: bool = False) -> Report:
+    """Inspect one model and return its report (raises SaturateError on bad input).
+
+    When a batch would need more than the memory budget, the batch size is halved until it
+    fits (with a note), unless `batch_given` (the user chose it): then the run is refused."""
     try:
-        return _inspect(target, settings, progress)
+        _check_targets(target, settings)
+        return inspect_handle(load_model(target, settings), target, settings, progress,
+                              batch_given)
     except SaturateError as exc:  # every message names the file it is about
         named = [target, Path(target).name, *settings.calibration]
         if not any(n and n in str(exc) for n in named):
@@ -28,14 +38,24 @@ def inspect_model(target: str, settings: Settings,
         raise
 
 
-def _inspect(target: str, settings: Settings, progress: Optional[ProgressFactory]) -> Report:
-    return inspect_handle(load_model(target, settings), target, settings, progress)
+def _check_targets(target: str, settings: Settings) -> None:
+    """Mistakes the loaders would only report obscurely: Python source without its factory,
+    a model given as calibration data."""
+    if target.endswith(".py") and Path(target).is_file():
+        raise UsageError(f"{target}: is Python source; name the function that builds the model "
+                         f"as {target}:FACTORY (e.g. {target}:build_model)")
+    for path in settings.calibration:
+        if Path(path).suffix.lower() in MODEL_SUFFIXES and Path(path).is_file():
+            raise UsageError(f"--calibration {path}: is a model, not calibration data; give the "
+                             "model as an argument and inputs (.npy, .npz, .pt, .pb, images) "
+                             "with --calibration")
 
 
 def inspect_handle(handle, target: str, settings: Settings,
-                   progress: Optional[ProgressFactory] = None) -> Report:
+                   progress: Optional[ProgressFactory] = None,
+                   batch_given: bool = False) -> Report:
     """Calibrate, measure and diagnose an already loaded model."""
-    batches, info = make_batches(handle.inputs, settings)
+    batches, info, notes = _fitting_batches(handle, settings, batch_given)
     expected = info.expected  # batches, when known before reading the data
     advance = progress(target, expected) if progress else None
     measurable = handle.sites or getattr(handle, "has_branches", False)
@@ -45,7 +65,45 @@ def inspect_handle(handle, target: str, settings: Settings,
         if not info.batches:
             raise KeyboardInterrupt
         info.partial = True
-        info.note(f"interrupted (Ctrl-C): partial results from the first {info.batches} batches")
+        info.note(partial_note(info.batches))
+        notes.append(partial_note(info.batches))
     report = build_report(handle, stats, settings, info.to_dict(),
-                          tuple(getattr(handle, "notes", ())))
+                          tuple(getattr(handle, "notes", ())) + tuple(notes))
     return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)
+
+
+def _fitting_batches(handle, settings: Settings, batch_given: bool):
+    """The batches, at a batch size whose run fits the memory budget (see onnx_memory.py)."""
+    chosen, notes = settings.batch_size, []
+    while True:
+        batches, info = make_batches(handle.inputs, settings)
+        first = next(batches, None)
+        need = None if first is None else _peak(handle, {k: tuple(np.shape(v))
+                                                         for k, v in first.items()})
+        budget = settings.memory_budget
+        if need is None or need <= budget:
+            if settings.batch_size != chosen:
+                notes.append(f"--batch-size lowered from {chosen} to {settings.batch_size}: "
+                             f"batches of {chosen} would need more than the memory budget of "
+                             f"{size_text(budget)} (--memory-budget)")
+            return itertools.chain([] if first is None else [first], batches), info, notes
+        del first, batches
+        if batch_given or settings.batch_size == 1:
+            raise ResourceError(f"{handle.path}: batches of {settings.batch_size} would need "
+                                f"about {size_text(need)} (weights and intermediate tensors), "
+                                f"over the memory budget of {size_text(budget)} "
+                                "(--memory-budget); lower --batch-size")
+        settings = replace(settings, batch_size=settings.batch_size // 2)
+
+
+def _peak(handle, shapes: dict) -> Optional[int]:
+    """The handle's estimate of a run's peak memory (None when it cannot tell)."""
+    estimate = getattr(handle, "estimate_peak", None)
+    if estimate is not None:
+        return estimate(shapes)
+    model = getattr(handle, "model", None)  # until OnnxModel.estimate_peak exists
+    if getattr(handle, "format", None) == "onnx" and model is not None:
+        from saturate_cli.model.onnx_memory import estimate_peak
+
+        return estimate_peak(model, shapes)
+    return None

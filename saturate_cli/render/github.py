@@ -1,4 +1,5 @@
-"""GitHub Actions workflow commands: one ::error/::warning/::notice line per finding.
+"""GitHub Actions workflow commands: one ::error/::warning/::notice line per finding, and an
+::error line for a model not inspected or inspected only in part (interrupted).
 
 Escaping as in actions/toolkit (packages/core/src/command.ts): the message escapes % CR LF; the
 properties (file, title) also escape : and ,.
@@ -29,6 +30,8 @@ def render(reports: list[Report]) -> str:
     lines = []
     for r in reports:
         path = relative_to_cwd(r.model["path"])
+        if r.problem is not None:  # unreadable or partial: the verdict is not a full one
+            lines.append(annotation("error", path, "saturate", r.problem))
         for f in r.findings:
             lines.append(annotation(f.severity, path, f"{f.code} {f.site}",
                                     f.sited_message))

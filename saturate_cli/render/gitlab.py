@@ -21,20 +21,21 @@ def issue_fingerprint(code: str, path: str, site: str) -> str:
 
 def issues(reports: list[Report]) -> list[dict]:
     out, seen = [], set()
+
+    def add(check: str, site: str, severity: str, description: str, path: str) -> None:
+        fp = issue_fingerprint(check, path, site)
+        while fp in seen:  # the same model listed twice: keep GitLab from hiding one
+            fp = hashlib.sha256(fp.encode()).hexdigest()
+        seen.add(fp)
+        out.append({"description": description, "check_name": check, "fingerprint": fp,
+                    "severity": severity, "location": {"path": path, "lines": {"begin": 1}}})
+
     for r in reports:
         path = relative_to_cwd(r.model["path"])
+        if r.problem is not None:  # unreadable or partial (interrupted)
+            add("saturate", "", "blocker" if r.error else "major", r.problem, path)
         for f in r.findings:
-            fp = issue_fingerprint(f.code, path, f.site)
-            while fp in seen:  # the same model listed twice: keep GitLab from hiding one
-                fp = hashlib.sha256(fp.encode()).hexdigest()
-            seen.add(fp)
-            out.append({
-                "description": f.sited_message,
-                "check_name": f.code,
-                "fingerprint": fp,
-                "severity": SEVERITY[f.severity],
-                "location": {"path": path, "lines": {"begin": 1}},
-            })
+            add(f.code, f.site, SEVERITY[f.severity], f.sited_message, path)
     return out
 
 

@@ -2,6 +2,7 @@
 
 A finding at or above the report's fail-on threshold is a <failure>; lower ones and
 baseline-suppressed ones are listed in <system-out>. Unmeasured constructs are <skipped> cases.
+A model not inspected, or inspected only in part (interrupted), gets an <error> case "saturate".
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
 def testsuite(report: Report) -> ET.Element:
     path = relative_to_cwd(report.model["path"])
     suite = ET.Element("testsuite", name=clean(path))
-    failures = skipped = 0
+    failures = skipped = errors = 0
+    if report.problem is not None:  # unreadable or partial (interrupted): an <error> case
+        errors = 1
+        ET.SubElement(_case(suite, path, "saturate"), "error",
+                      type="unreadable" if report.error else "partial",
+                      message=clean(report.problem))
     for s in report.sites:
         case = _case(suite, path, s.name)
         failing = [f for f in s.findings if fails(f, report.fail_on)]
@@ -57,9 +63,9 @@ def testsuite(report: Report) -> ET.Element:
         else:
             skipped += 1
             ET.SubElement(case, "skipped", message=_line(f))
-    suite.set("tests", str(len(report.sites) + len(report.model_findings)))
+    suite.set("tests", str(len(report.sites) + len(report.model_findings) + errors))
     suite.set("failures", str(failures))
-    suite.set("errors", "0")
+    suite.set("errors", str(errors))
     suite.set("skipped", str(skipped))
     return suite
 

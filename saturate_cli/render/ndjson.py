@@ -1,7 +1,9 @@
 """NDJSON: one JSON record per line, each with "type" and "schema_version".
 
 Per model, in order: one "site" record per activation site, one "finding" record per finding,
-one "suppressed" record per finding the baseline accepted, and a closing "summary" record.
+one "suppressed" record per finding the baseline accepted, one "note" record per note, and a
+closing "summary" record (with "partial": true when the run was interrupted). A model that could
+not be inspected has an "error" record, its note and its summary (exit_code 2).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ def _record(kind: str, model: str, body: dict) -> str:
 def records(report: Report) -> list[str]:
     """The lines of one model's report."""
     model = report.model["path"]
-    lines = [_record("site", model, s.to_dict()) for s in report.sites]
+    lines = [] if report.error is None else [_record("error", model, {"error": report.error})]
+    lines += [_record("site", model, s.to_dict()) for s in report.sites]
     lines += [_record("finding", model, dict(f.to_dict(), site=f.site)) for f in report.findings]
     lines += [_record("suppressed", model, dict(f.to_dict(), site=f.site))
               for f in report.suppressed]

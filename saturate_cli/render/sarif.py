@@ -1,7 +1,8 @@
 """SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
 
 One run for all models. A model file is binary, so each result points at line 1 of it and carries
-its own stable primaryLocationLineHash built from rule + site (see ../shared/STYLE.md B.2).
+its own stable primaryLocationLineHash built from rule + site. The invocation records the exit
+code; a model not inspected or inspected only in part (interrupted) is an error notification.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from urllib.parse import quote
 from saturate_cli import __version__
 from saturate_cli.diagnose.rules import RULES, Rule
 from saturate_cli.paths import relative_to_cwd
-from saturate_cli.report.model import FindingReport, Report, fingerprint
+from saturate_cli.report.model import FindingReport, MultiReport, Report, fingerprint
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://pypi.org/project/saturate-cli/"
@@ -66,6 +67,17 @@ def result(f: FindingReport, model_path: str, rule_index: dict, suppressed: bool
     return out
 
 
+def invocation(reports: list[Report]) -> dict:
+    """Whether the run completed, its exit code, and one notification per incomplete model."""
+    notes = [{"level": "error", "message": {"text": r.problem},
+              "locations": [{"physicalLocation": {
+                  "artifactLocation": artifact_location(r.model["path"])}}]}
+             for r in reports if r.problem is not None]
+    return {"executionSuccessful": not notes,
+            "exitCode": MultiReport(tuple(reports)).exit_code,
+            "toolExecutionNotifications": notes}
+
+
 def document(reports: list[Report]) -> dict:
     rule_index = {code: i for i, code in enumerate(RULES)}
     results = [result(f, r.model["path"], rule_index, False) for r in reports for f in r.findings]
@@ -78,6 +90,7 @@ def document(reports: list[Report]) -> dict:
             "tool": {"driver": {"name": "saturate", "version": __version__,
                                 "informationUri": INFORMATION_URI,
                                 "rules": [rule_descriptor(r) for r in RULES.values()]}},
+            "invocations": [invocation(reports)],
             "automationDetails": {"id": "saturate/"},
             "columnKind": "unicodeCodePoints",
             "results": results,

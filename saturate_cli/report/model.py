@@ -7,13 +7,30 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from saturate_cli import __version__
+
 SCHEMA_VERSION = "1"
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
+EXIT_UNREADABLE = 2  # the model could not be inspected (bad input), whatever --fail-on says
+EXIT_PARTIAL = 130  # interrupted (Ctrl-C): the report covers only part of the data
 
 
 def fingerprint(code: str, site: str) -> str:
     """Stable identity of a finding: rule + site, never numbers that drift with retraining."""
     return hashlib.sha256(f"{code}|{site}".encode()).hexdigest()[:16]
+
+
+def plural(n: int, word: str, many: Optional[str] = None) -> str:
+    """'1 site', '2 sites', '1 batch', '3 batches'."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {many or (word + 'es' if word.endswith(('s', 'ch', 'sh', 'x')) else word + 's')}"
+
+
+def partial_note(batches: int) -> str:
+    """What an interrupted run says in its notes and in every CI format."""
+    return (f"partial report: interrupted (Ctrl-C) after {plural(batches, 'batch')}; the "
+            f"findings cover only the data measured (exit {EXIT_PARTIAL})")
 
 
 def jsonable(value: Any) -> Any:
@@ -104,6 +121,31 @@ class Report:
     notes: tuple[str, ...] = ()
     fail_on: str = "error"
     suppressed: tuple[FindingReport, ...] = ()  # matched by the --baseline: shown, not counted
+    error: Optional[str] = None  # the model could not be inspected: why (see unreadable())
+
+    @classmethod
+    def unreadable(cls, path: str, message: str, fail_on: str = "error") -> "Report":
+        """The record of a model that could not be inspected in a run of several models."""
+        return cls(tool={"name": "saturate", "version": __version__},
+                   model={"path": path, "format": "unreadable", "sha256": None, "inputs": []},
+                   calibration={"source": "none", "samples": 0, "batches": 0, "partial": False,
+                                "notes": []},
+                   settings={"tau": 0.0}, sites=(), notes=(f"not inspected: {message}",),
+                   fail_on=fail_on, error=message)
+
+    @property
+    def partial(self) -> bool:
+        """True when the run was interrupted and the statistics cover only part of the data."""
+        return bool(self.calibration.get("partial"))
+
+    @property
+    def problem(self) -> Optional[str]:
+        """One line for CI formats when the verdict is not a full one (unreadable or partial)."""
+        if self.error is not None:
+            return f"not inspected: {self.error}"
+        if self.partial:
+            return partial_note(int(self.calibration.get("batches", 0)))
+        return None
 
     @property
     def findings(self) -> list[FindingReport]:
@@ -117,12 +159,19 @@ class Report:
 
     @property
     def status(self) -> str:
+        if self.error is not None:
+            return "error"
         worst = max((SEVERITY_RANK[f.severity] for f in self.findings), default=0)
         return {0: "clean", 1: "info", 2: "warning", 3: "error"}[worst]
 
     @property
     def exit_code(self) -> int:
-        """1 when a finding is at or above --fail-on, else 0."""
+        """1 when a finding is at or above --fail-on, else 0; 2 for an unreadable model and 130
+        for a partial (interrupted) report, whatever --fail-on says."""
+        if self.error is not None:
+            return EXIT_UNREADABLE
+        if self.partial:
+            return EXIT_PARTIAL
         if self.fail_on == "never":
             return 0
         bar = SEVERITY_RANK[self.fail_on]
@@ -137,9 +186,11 @@ class Report:
             "status": self.status,
             "exit_code": self.exit_code,
             "suppressed": len(self.suppressed),
+            "partial": self.partial,
         }
 
     def to_dict(self) -> dict:
+        extra = {} if self.error is None else {"error": self.error}
         return jsonable({
             "schema_version": SCHEMA_VERSION,
             "tool": self.tool,
@@ -153,6 +204,7 @@ class Report:
             "depth_profile": list(self.depth_profile),
             "notes": list(self.notes),
             "suppressed": [dict(f.to_dict(), site=f.site) for f in self.suppressed],
+            **extra,
         })
 
 
@@ -164,4 +216,6 @@ class MultiReport:
 
     @property
     def exit_code(self) -> int:
+        """The worst: 130 (interrupted) > 2 (a model unreadable) > 1 (findings) > 0."""
         return max((r.exit_code for r in self.reports), default=0)
+
