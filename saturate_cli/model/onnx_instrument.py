@@ -20,10 +20,12 @@ from onnx import TensorProto, helper
 from saturate_cli.model.handle import Site
 from saturate_cli.model.onnx_builder import GraphBuilder
 from saturate_cli.model.onnx_sites import is_integer
+from saturate_cli.model.onnx_softmax import softmax_nodes
 from saturate_cli.model.onnx_sums import (exact_moments, fast_count, fast_moments, layout_for,
                                           run_ones)
 from saturate_cli.stats.reductions import SAMPLE_TARGET
 from saturate_cli.stats.site_stats import ROWS_PER_BATCH
+from saturate_cli.stats.softmax_rows import mask_floor
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -44,6 +46,8 @@ class SiteOutputs:
     collapsed: Optional[str] = None
     row_sample: Optional[str] = None
     unit_sum: Optional[str] = None
+    masked_rows: Optional[str] = None
+    masked: Optional[str] = None
     # run-time thresholds as seen in this batch: Clip min, Clip max, PRelu's smallest |slope|
     low_value: Optional[str] = None
     high_value: Optional[str] = None
@@ -53,7 +57,7 @@ class SiteOutputs:
         return [n for n in (self.size, self.total, self.total_sq, self.min, self.max, self.sample,
                             self.unit_low, self.unit_high, self.rows, self.collapsed,
                             self.row_sample, self.unit_sum, self.low_value, self.high_value,
-                            self.slope_min) if n]
+                            self.slope_min, self.masked_rows, self.masked) if n]
 
 
 def threshold_for(value: float, dtype: np.dtype, side: str) -> np.ndarray:
@@ -71,6 +75,7 @@ def threshold_for(value: float, dtype: np.dtype, side: str) -> np.ndarray:
 
 
 _NP_OF = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
+_OWN_TYPES = {TensorProto.FLOAT16: np.float16}  # mask floors of types measured in float32
 
 
 @contextmanager
@@ -149,6 +154,7 @@ def _prob_outputs(model: onnx.ModelProto) -> dict[tuple[str, str], tuple[str, st
 def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
                 probs: Optional[tuple[str, str]] = None, tau: float = 0.05) -> SiteOutputs:
     x = site.input
+    floor = mask_floor(_NP_OF.get(elem_type, _OWN_TYPES.get(elem_type, np.float32)))
     as_x = None  # casts a run-time threshold tensor like x
     if elem_type not in _NP_OF:  # fp16 / bf16 / unknown in float32, integers in float64
         wide = TensorProto.DOUBLE if is_integer(elem_type) else TensorProto.FLOAT
@@ -163,13 +169,20 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
         axes = [a for a in range(rank) if a != site.unit_axis % rank]
     lay = layout_for(site, b.opset) if elem_type == TensorProto.FLOAT else None
     shape = b.op("Shape", [x], "shape") if lay else None
-    lo, hi = b.reduce("ReduceMin", x, None), b.reduce("ReduceMax", x, None)
-    if lay:
-        sums = fast_moments(b, x, lay, size, shape, lo, hi, site.softmax_axes is not None)
+    rows = None
+    if site.softmax_axes is not None:  # the statistics are those of the unmasked logits
+        rows = softmax_nodes(b, x, size, list(site.softmax_axes), dtype, floor, softmax_tau,
+                             probs)
+        values, shown, count, lo, hi = rows.values, rows.shown, rows.count, rows.low, rows.high
     else:
-        sums = exact_moments(b, x, axes, elem_type == TensorProto.DOUBLE)
-    so = SiteOutputs(size=size, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
-                     sample=_sample(b, x, size, site.rank), unit_sum=sums.unit_sum)
+        values, shown, count = x, x, size
+        lo, hi = b.reduce("ReduceMin", x, None), b.reduce("ReduceMax", x, None)
+    if lay:
+        sums = fast_moments(b, values, lay, count, shape, lo, hi)
+    else:
+        sums = exact_moments(b, values, axes, elem_type == TensorProto.DOUBLE)
+    so = SiteOutputs(size=count, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
+                     sample=_sample(b, shown, size, site.rank), unit_sum=sums.unit_sum)
     dyn = {"low": _runtime(b, site.low_from, as_x), "high": _runtime(b, site.high_from, as_x)}
     so.low_value, so.high_value = dyn["low"], dyn["high"]
     flat = None
@@ -187,10 +200,9 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
             mask = b.op("And", [mask, flat])
         count = fast_count(b, mask, lay, ones) if lay else _count(b, mask, axes)
         setattr(so, "unit_low" if side == "low" else "unit_high", count)
-    if site.softmax_axes is not None:
-        axes_ = list(site.softmax_axes)
-        so.rows, so.collapsed = _rows_from_probs(b, *probs, axes_, dtype, softmax_tau) \
-            if probs else _softmax_rows(b, x, axes_, dtype, softmax_tau)
+    if rows is not None:
+        so.rows, so.collapsed, so.masked_rows, so.masked = (rows.rows, rows.collapsed,
+                                                            rows.masked_rows, rows.masked)
         so.row_sample = _row_sample(b, x, list(site.softmax_axes), rank)
     return so
 
@@ -241,22 +253,3 @@ def _row_sample(b: GraphBuilder, x: str, axes: list[int], rank: Optional[int]) -
     return b.op("Slice", [flat, b.const(np.array([0], np.int64)),
                           b.const(np.array([ROWS_PER_BATCH], np.int64)),
                           b.const(np.array([0], np.int64))])
-
-
-def _rows_from_probs(b: GraphBuilder, op: str, probs: str, axes: list[int], dtype,
-                     tau: float) -> tuple[str, str]:
-    """Rows, and rows whose max probability exceeds 1 - tau, read off the node's own output
-    (one reduction instead of recomputing the softmax)."""
-    top = b.reduce("ReduceMax", probs, axes, keepdims=0)
-    limit = 1.0 - tau if op == "Softmax" else math.log1p(-tau)
-    collapsed = _count(b, b.op("Greater", [top, b.const(np.array(limit, dtype=dtype))]), None)
-    return b.op("Size", [top], "rows"), collapsed
-
-
-def _softmax_rows(b: GraphBuilder, x: str, axes: list[int], dtype, tau: float) -> tuple[str, str]:
-    """Rows, and rows whose max probability exceeds 1 - tau (sum of exp(x - max) < 1/(1-tau))."""
-    top = b.reduce("ReduceMax", x, axes, keepdims=1)
-    mass = b.reduce("ReduceSum", b.op("Exp", [b.op("Sub", [x, top])]), axes, keepdims=0)
-    limit = b.const(np.array(1.0 / (1.0 - tau), dtype=dtype))
-    collapsed = _count(b, b.op("Less", [mass, limit]), None)
-    return b.op("Size", [mass], "rows"), collapsed

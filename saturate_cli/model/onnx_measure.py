@@ -74,6 +74,7 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
         max=float(values[so.max]), sample=np.ravel(values[so.sample]), unit_low=opt(so.unit_low),
         unit_high=opt(so.unit_high), rows=opt(so.rows), collapsed=opt(so.collapsed),
         row_sample=opt(so.row_sample), unit_sum=opt(so.unit_sum),
+        masked_rows=opt(so.masked_rows), masked=opt(so.masked),
     ))
     if stats is not None:
         _observe(observed, plan.site, opt(so.low_value), opt(so.high_value), opt(so.slope_min))
@@ -103,11 +104,8 @@ def array_batch(raw: dict, plan: Plan, softmax_tau: float, tau: float,
     axes = site.softmax_axes
     step = sample_step(np.size(x))
     if axes is not None and len(axes) > 1:  # opset < 13: softmax over the flattened tail
-        x_rows = np.reshape(x, np.shape(x)[: axes[0]] + (-1,))
-        rows = stats_of_array(x_rows, None, None, None, -1, softmax_tau)
-        base = stats_of_array(x, low, high, site.unit_axis, None, softmax_tau, step, where)
-        return replace(base, rows=rows.rows, collapsed_rows=rows.collapsed_rows,
-                       row_sample=rows.row_sample)
+        x_rows = np.reshape(x, np.shape(x)[: axes[0]] + (-1,))  # same values, same order
+        return stats_of_array(x_rows, low, high, None, -1, softmax_tau, step)
     return stats_of_array(x, low, high, site.unit_axis, axes[0] if axes else None, softmax_tau,
                           step, where)
 

@@ -4,8 +4,7 @@ Exact float64 moments cast the whole tensor to float64 (writing twice its size) 
 copy twice: ~3.7 ns per value on a 2-core machine, against ~0.5 ns here. Values are summed in
 float32 along one axis only, in runs of at most RUN_CAP values (relative error ~1e-7), and the
 run sums are accumulated in float64. An If node redoes the batch in float64 whenever the runs
-cannot be trusted: a run sum overflowed or met NaN/Inf (BERT's -3.4e38 attention masks), the
-values sit far off-centre (|mean| > OFF_CENTRE std, where the sum of squares would cancel), or a
+cannot be trusted: a run sum overflowed or met NaN/Inf, the values sit far off-centre (|mean| > OFF_CENTRE std, where the sum of squares would cancel), or a
 run is longer than RUN_CAP (and when every value is tiny enough for float32 squares to
 underflow). Tail counts are exact: the boolean mask, cast to uint8, is contracted
 with a vector of ones by MatMulInteger (int32 per run, int64 after).
@@ -24,8 +23,7 @@ from saturate_cli.model.onnx_builder import GraphBuilder
 from saturate_cli.stats.reductions import OFF_CENTRE
 
 RUN_CAP = 4096  # longest float32 run: worst-case relative error ~RUN_CAP/16 * 6e-8
-HUGE = 2.0**46  # beyond this magnitude float32 squares of a run could overflow
-SAFE_EXPONENT = 46  # such tensors are scaled so that their largest value is about 2^46
+HUGE = 2.0**46  # beyond this magnitude float32 squares of a run could overflow (then: redo)
 TINY = 2.0**-40  # below this magnitude throughout, float32 squares lose digits to underflow
 FAST_OPSET = 10  # MatMulInteger, IsNaN, ConstantOfShape
 
@@ -82,48 +80,22 @@ def exact_moments(b: GraphBuilder, x: str, unit_axes: Optional[list[int]],
 
 
 def fast_moments(b: GraphBuilder, x: str, lay: Layout, size: str, shape: str,
-                 lo: str, hi: str, masks_expected: bool) -> Moments:
+                 lo: str, hi: str) -> Moments:
     """Float32 runs, float64 accumulation, an exact redo when needed (see the module doc).
-
-    Where `masks_expected` (softmax inputs), `lo` and `hi` (the tensor's min and max) choose a
-    second fast path: beyond HUGE in magnitude the runs are taken on the tensor scaled by a
-    power of two (exact), so that float32 squares cannot overflow. Elsewhere huge values take
-    the exact redo: each If costs session set-up time (~1.5 ms per branch graph).
-    """
+    `lo` and `hi` are the tensor's min and max; `size` the number of values summed."""
     magnitude = b.op("Max", [b.op("Abs", [lo]), b.op("Abs", [hi])])
-    if not masks_expected:
-        return _checked_runs(b, x, lay, size, shape, magnitude, scaled=False)
-    huge = b.op("Greater", [magnitude, b.const(np.array(HUGE, np.float32))])
-    scaled_b, plain_b = b.branch(), b.branch()
-    scaled = _checked_runs(scaled_b, x, lay, size, shape, magnitude, scaled=True)
-    plain = _checked_runs(plain_b, x, lay, size, shape, magnitude, scaled=False)
-    results = b.if_node(huge, scaled_b, scaled.names(), plain_b, plain.names(),
-                        TensorProto.DOUBLE)
-    return Moments(*results)  # unit_sum is the third result where there are units
+    return _checked_runs(b, x, lay, size, shape, magnitude)
 
 
 def _checked_runs(b: GraphBuilder, x: str, lay: Layout, size: str, shape: str,
-                  magnitude: str, scaled: bool) -> Moments:
-    """Float64 sums from float32 runs of x (or, `scaled`, of x scaled so that its largest
-    magnitude is about 2^SAFE_EXPONENT), replaced by exact ones where the runs cannot be
+                  magnitude: str) -> Moments:
+    """Float64 sums from float32 runs of x, replaced by exact ones where the runs cannot be
     trusted."""
-    scale = None
-    if scaled:
-        exponent = b.op("Floor", [b.op("Div", [
-            b.op("Log", [b.op("Cast", [magnitude], "f64", to=TensorProto.DOUBLE)]),
-            b.const(np.array(np.log(2.0)))])])
-        scale = b.op("Pow", [b.const(np.array(2.0)),
-                             b.op("Sub", [b.const(np.array(float(SAFE_EXPONENT))), exponent])])
-        x_runs = b.op("Mul", [x, b.op("Cast", [scale], "f32", to=TensorProto.FLOAT)])
-    fast = _runs(b, x_runs if scale else x, lay)
-    if scale:  # back to the tensor's own scale: dividing by powers of two is exact
-        square = b.op("Mul", [scale, scale])
-        fast = Moments(b.op("Div", [fast.total, scale]), b.op("Div", [fast.total_sq, square]),
-                       b.op("Div", [fast.unit_sum, scale]) if fast.unit_sum else None)
+    fast = _runs(b, x, lay)
     exact_b, keep_b = b.branch(), b.branch()
     exact = exact_moments(exact_b, x, lay.others() if lay.unit is not None else None)
     kept = [keep_b.op("Identity", [n]) for n in fast.names()]
-    untrusted = _untrusted(b, fast, lay, size, shape, None if scaled else magnitude)
+    untrusted = _untrusted(b, fast, lay, size, shape, magnitude)
     results = b.if_node(untrusted, exact_b, exact.names(),
                         keep_b, kept, TensorProto.DOUBLE)
     return Moments(*results)  # unit_sum is the third result where there are units
@@ -144,14 +116,13 @@ def _runs(b: GraphBuilder, x: str, lay: Layout) -> Moments:
 
 
 def _untrusted(b: GraphBuilder, fast: Moments, lay: Layout, size: str, shape: str,
-               magnitude: Optional[str]) -> str:
+               magnitude: str) -> str:
     """True when the float32 runs cannot be trusted for this batch (see the module doc);
     also when every value is below TINY in magnitude (float32 squares would underflow)."""
     both = b.op("Add", [fast.total, fast.total_sq])
     bad = b.op("IsNaN", [b.op("Sub", [both, both])])  # inf - inf and NaN - NaN are NaN
-    if magnitude is not None:
-        tiny = b.op("Less", [magnitude, b.const(np.array(TINY, np.float32))])
-        bad = b.op("Or", [bad, tiny])
+    tiny = b.op("Less", [magnitude, b.const(np.array(TINY, np.float32))])
+    bad = b.op("Or", [bad, tiny])
     n = b.op("Cast", [size], "n", to=TensorProto.DOUBLE)
     # mean^2 > c^2 var  <=>  (c^2 + 1) total^2 > c^2 n sum_sq
     c2 = OFF_CENTRE ** 2

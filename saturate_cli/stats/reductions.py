@@ -42,13 +42,15 @@ class Reductions:
     collapsed: Optional[int] = None
     row_sample: Optional[np.ndarray] = None
     unit_sum: Optional[np.ndarray] = None  # float64 sum of the values of each unit
+    masked_rows: Optional[int] = None  # softmax: rows with at most one unmasked logit
+    masked: Optional[int] = None  # softmax: masked logits (left out of size and the sums)
 
 
 def stats_from_reductions(r: Reductions) -> Optional[SiteStats]:
     """One batch's SiteStats; None when non-finite values appeared (measure exactly instead)."""
     if not (math.isfinite(r.total) and math.isfinite(r.total_sq)):
         return None
-    if r.size == 0:
+    if r.size == 0 and not r.rows:
         return SiteStats()
     mean, m2 = moments(r.total, r.total_sq, r.size)
     unit_low = None if r.unit_low is None else np.asarray(r.unit_low, np.int64)
@@ -65,6 +67,8 @@ def stats_from_reductions(r: Reductions) -> Optional[SiteStats]:
         unit_saturated=unit_sat, per_unit=r.size // units if units else 0,
         rows=int(r.rows) if r.rows is not None else 0,
         collapsed_rows=int(r.collapsed) if r.collapsed is not None else 0,
+        masked_rows=int(r.masked_rows) if r.masked_rows is not None else 0,
+        masked=int(r.masked) if r.masked is not None else 0,
         histogram=hist.histogram(r.sample), sample_every=sample_step(r.size), batches=1,
         row_sample=None if r.row_sample is None else cap_rows(np.asarray(r.row_sample,
                                                                           np.float64)),

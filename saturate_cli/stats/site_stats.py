@@ -79,9 +79,9 @@ class SiteStats:
 
     def merge(self, other: "SiteStats") -> "SiteStats":
         """Statistics of the concatenation of both data sets."""
-        if other.count == 0:
+        if other.count == 0 and not other.rows:
             return self
-        if self.count == 0:
+        if self.count == 0 and not self.rows:
             return other
         n = self.finite + other.finite
         if n:

@@ -40,13 +40,24 @@ def mask_floor(dtype) -> float:
             return 0.5 * float(np.finfo(np.float32).min)
 
 
+def cutoff_type(dtype):
+    """The type the gap below the row maximum is computed in: float64 logits in float64, the
+    others in float32 (as the in-graph path computes them)."""
+    return np.float64 if np.dtype(dtype) == np.float64 else np.float32
+
+
 def softmax_rows(x: np.ndarray, axis: int, tau: float, dtype=None) -> RowCounts:
-    """Rows along `axis` of float64 logits `x` (`dtype`: the logits' own type)."""
-    floor = mask_floor(dtype if dtype is not None else x.dtype)
+    """Rows along `axis` of float64 logits `x` (`dtype`: the logits' own type). The gap
+    applies only where it is representable (top - gap < top in the cutoff type)."""
+    dtype = dtype if dtype is not None else x.dtype
+    floor = mask_floor(dtype)
     with np.errstate(invalid="ignore", over="ignore"):
         top = np.max(x, axis=axis, keepdims=True)
-        cutoff = np.where(np.isfinite(top), top - MASKED_GAP, -np.inf)
-        masked = (x <= cutoff) | (x <= floor)
+        kind = cutoff_type(dtype) if np.issubdtype(np.dtype(dtype), np.floating) else np.float64
+        top_k = top.astype(kind)
+        cutoff = (top_k - kind(MASKED_GAP)).astype(np.float64)
+        gap = np.isfinite(top) & (cutoff < top_k.astype(np.float64))
+        masked = ((x <= cutoff) & gap) | (x <= floor)
         mass = np.exp(x - top).sum(axis=axis)
     lonely = (~masked).sum(axis=axis) <= 1
     collapsed = (mass < 1.0 / (1.0 - tau)) & ~lonely
