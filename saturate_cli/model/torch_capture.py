@@ -192,11 +192,11 @@ class EagerCapture:
             self.not_covered.append(NotCovered(name, op, "the softmax is fused inside the "
                                                          "attention kernel"))
 
-    def run(self, args: tuple, sink: Sink):
+    def run(self, args: tuple, sink: Sink, kwargs: Optional[dict] = None):
         """One forward pass with every activation input handed to `sink` first."""
         self._state = state = _Pass(self, sink)
         try:
             with _Mode(state):
-                return self.model(*args)
+                return self.model(*args, **(kwargs or {}))
         finally:
             self._state = None

@@ -42,9 +42,9 @@ class TorchModel:
     """A loaded PyTorch model (ModelHandle)."""
 
     def __init__(self, path: str, fmt: str, runner: Runner, inputs: list[InputSpec],
-                 device: str, settings):
+                 device: str, settings, keywords: tuple[str, ...] = ()):
         self.path, self.format, self.runner, self.inputs = path, fmt, runner, inputs
-        self.device = device
+        self.device, self.keywords = device, keywords  # inputs passed by name
         self.sites: list[Site] = []
         self._by_name: dict[str, Site] = {}
         self._learnt = not getattr(settings, "calibration", ())
@@ -69,20 +69,22 @@ class TorchModel:
             self.sites.append(site)
         return site
 
-    def _args(self, batch: Batch) -> tuple:
+    def _args(self, batch: Batch) -> dict:
         missing = [s.name for s in self.inputs if s.name not in batch]
         if missing:
             raise CalibrationError(f"{self.path}: calibration data lacks input(s) {missing}")
-        return tuple(torch.from_numpy(np.ascontiguousarray(_as_given(batch[s.name], s)))
-                     .to(self.device) for s in self.inputs)
+        return {s.name: torch.from_numpy(np.ascontiguousarray(_as_given(batch[s.name], s)))
+                .to(self.device) for s in self.inputs}
 
     def _forward(self, batch: Batch, sink, error) -> None:
-        args = self._args(batch)
+        tensors = self._args(batch)
+        args = tuple(t for n, t in tensors.items() if n not in self.keywords)
+        kwargs = {n: t for n, t in tensors.items() if n in self.keywords}
         try:
             with torch.no_grad():
-                self.runner.run(args, sink)
+                self.runner.run(args, sink, kwargs) if kwargs else self.runner.run(args, sink)
         except Exception as exc:  # noqa: BLE001 - any failure inside the user's model
-            shapes = {s.name: list(a.shape) for s, a in zip(self.inputs, args)}
+            shapes = {n: list(t.shape) for n, t in tensors.items()}
             hint = "" if error is CalibrationError else \
                 "; give --input-shape NAME=DIMS or --calibration"
             raise error(f"{self.path}: the model failed on inputs of shapes {shapes}: "

@@ -22,7 +22,7 @@ import torch
 from saturate_cli.errors import ModelLoadError, UsageError, first_line
 from saturate_cli.model.torch_capture import EagerCapture
 from saturate_cli.model.torch_handle import TorchModel
-from saturate_cli.model.torch_specs import forward_names, infer_specs
+from saturate_cli.model.torch_specs import data_keys, infer_specs, signature_of
 from saturate_cli.model.torch_weights import TRUST_HINT, apply_state_dict, read_state_dict, \
     safe_load
 
@@ -80,11 +80,19 @@ def _import(module: str):
 
 
 def _eager(target: str, fmt: str, model: torch.nn.Module, settings, device: str) -> TorchModel:
+    """Inputs bound to forward()'s parameters by name: those it requires, and those the
+    --input-shape or the calibration data names (any name, through **kwargs)."""
     model = model.eval().to(device)
     layers = [(type(m).__name__, m._parameters.get("weight")) for m in model.modules()
               if m._parameters.get("weight") is not None]
-    specs = infer_specs(target, forward_names(model.forward), layers, settings.input_shapes)
-    return TorchModel(target, fmt, EagerCapture(model), specs, device, settings)
+    given, sig = settings.input_shapes, signature_of(model.forward)
+    keys = data_keys(settings, sig.names) if sig.optional else []
+    names = sig.inputs(given, keys)
+    if names and names[0] not in sig.names and names[0] not in given:
+        layers = []  # a name only the data gives: its first layer is not known to read it
+    specs = infer_specs(target, names, layers, given, have_data=bool(settings.calibration))
+    keywords = sig.keywords([s.name for s in specs])
+    return TorchModel(target, fmt, EagerCapture(model), specs, device, settings, keywords)
 
 
 def load_factory(target: str, settings) -> TorchModel:

@@ -15,7 +15,7 @@ import torch
 
 from saturate_cli.errors import ModelLoadError
 from saturate_cli.model.handle import InputSpec
-from saturate_cli.model.torch_specs import infer_specs
+from saturate_cli.model.torch_specs import infer_specs, share_batch
 
 # operator -> (layer class it stands for, index of the weight argument, of the data argument)
 _LAYER_OPS = {"aten::linear": ("Linear", 1, 0), "aten::embedding": ("Embedding", 0, 1),
@@ -84,4 +84,4 @@ def script_specs(target: str, module, settings) -> list[InputSpec]:
                 fallback = fallback or infer_specs(target, names, _layers(module), given)
                 spec = fallback[names.index(name)]
         specs.append(spec)
-    return specs
+    return share_batch(specs, given)

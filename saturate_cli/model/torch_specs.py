@@ -1,14 +1,20 @@
 """Input specs of a PyTorch model, which (unlike ONNX) rarely declares them.
 
-Order of evidence: `--input-shape NAME=DIMS`; the first parameterised layer (Linear in_features
--> [batch, in]; ConvNd in_channels -> [batch, C, size...] with symbolic spatial sizes;
-Embedding -> int64 token ids [batch, seq] with the table's vocabulary); an input named like a
-mask next to token ids gets the same shape. Anything else is an error asking for --input-shape.
+The inputs are forward()'s parameters, bound by name (`Signature`): the required ones, and the
+optional ones (or, through `**kwargs`, any name) that `--input-shape` or the calibration data
+names. Order of evidence for shapes: `--input-shape NAME=DIMS` (its first dim is the batch, and
+every other batched input takes it); the first parameterised layer (Linear in_features ->
+[batch, in]; ConvNd in_channels -> [batch, C, size...] with symbolic spatial sizes; Embedding ->
+int64 token ids [batch, seq] with the table's vocabulary); an input named like a mask next to
+token ids gets the same shape. Anything else is left to the calibration data when there is
+some, else an error asking for --input-shape.
 """
 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Iterable, Optional
 
 from saturate_cli.errors import ModelLoadError
@@ -18,14 +24,73 @@ _SPATIAL = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "widt
 _INT_HINTS = ("ids", "mask", "token", "position", "segment")
 
 
-def forward_names(forward) -> list[str]:
-    """The required positional parameters of a forward method."""
+@dataclass(frozen=True)
+class Signature:
+    """forward()'s named parameters, as far as binding inputs to them goes."""
+
+    names: tuple[str, ...] = ()  # in order, without *args / **kwargs
+    required: tuple[str, ...] = ()
+    positional_only: tuple[str, ...] = ()
+    var_keyword: bool = False  # **kwargs: takes any name
+    known: bool = False  # the signature could be read
+
+    @property
+    def open(self) -> bool:
+        """Any name may be an input (**kwargs, or a signature that could not be read)."""
+        return self.var_keyword or not self.known
+
+    def inputs(self, given: Iterable[str], data: Iterable) -> list[str]:
+        """The inputs to feed: required parameters and those `given` or `data` name (a data
+        key `arr_K` / `input_K` names the K-th parameter), in forward()'s order; then, for an
+        open signature, the other names; else the first parameter."""
+        from saturate_cli.calibration.walk import position
+
+        named = list(given)
+        for key in data:
+            pos = position(key)
+            named.append(self.names[pos] if pos is not None and pos < len(self.names)
+                         else str(key))
+        names = [n for n in self.names if n in self.required or n in named]
+        names += [n for n in dict.fromkeys(named) if self.open and n not in self.names]
+        return names or list(self.names[:1])
+
+    def keywords(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The inputs passed by keyword: all but positional-only ones; none when the signature
+        could not be read."""
+        return tuple(n for n in names if self.known and n not in self.positional_only and
+                     (n in self.names or self.var_keyword))
+
+    @property
+    def optional(self) -> bool:
+        """True when inputs beyond the required ones may be fed."""
+        return self.open or len(self.required) < len(self.names)
+
+
+def signature_of(forward) -> Signature:
+    """The Signature of a forward method (an open, empty one when it cannot be read)."""
     try:
-        params = inspect.signature(forward).parameters.values()
+        params = list(inspect.signature(forward).parameters.values())
     except (TypeError, ValueError):
+        return Signature()
+    P = inspect.Parameter
+    named = [p for p in params if p.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD)]
+    return Signature(tuple(p.name for p in named),
+                     tuple(p.name for p in named if p.default is P.empty),
+                     tuple(p.name for p in named if p.kind == P.POSITIONAL_ONLY),
+                     any(p.kind == P.VAR_KEYWORD for p in params), True)
+
+
+def data_keys(settings, candidates: Iterable[str]) -> list:
+    """The array names of the first calibration record ([] without files or for images)."""
+    from saturate_cli.calibration.walk import kind_of, records
+
+    paths = [Path(p) for p in getattr(settings, "calibration", ()) or ()]
+    if not paths or kind_of(paths) == "images":
         return []
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return [p.name for p in params if p.kind in kinds and p.default is inspect.Parameter.empty]
+    names = list(candidates) + [p.stem for p in paths if p.is_file()]
+    for _, record in records(paths, names, getattr(settings, "memory_budget", None)):
+        return list(record)
+    return []
 
 
 def from_layer(name: str, class_name: str, weight) -> Optional[InputSpec]:
@@ -48,7 +113,7 @@ def _first_layer(layers: Iterable[tuple[str, object]]) -> tuple[Optional[str], o
 
 
 def infer_specs(target: str, names: list[str], layers: Iterable[tuple[str, object]],
-                given: dict) -> list[InputSpec]:
+                given: dict, have_data: bool = False) -> list[InputSpec]:
     """One spec per input name (see the module docstring for the evidence used)."""
     if not names:
         names = list(given)
@@ -57,21 +122,31 @@ def infer_specs(target: str, names: list[str], layers: Iterable[tuple[str, objec
                              "give --input-shape NAME=DIMS for each")
     class_name, weight = _first_layer(layers)
     first = from_layer(names[0], class_name, weight) if class_name else None
-    specs = []
+    specs: list[InputSpec] = []
     for i, name in enumerate(names):
-        spec = first if i == 0 else _companion(name, first)
+        spec = first if i == 0 else _companion(name, specs[0] if specs[0].shape else first)
         if name in given:
-            dims = tuple(given[name])
             int_like = (spec is not None and spec.dtype == "int64") or any(
                 h in name.lower() for h in _INT_HINTS)
-            spec = InputSpec(name, ("batch",) + dims[1:], "int64" if int_like else "float32",
+            spec = InputSpec(name, tuple(given[name]), "int64" if int_like else "float32",
                              spec.vocab if spec is not None else None)
+        if spec is None and have_data:
+            spec = InputSpec(name, (), "unknown")  # shape and dtype left to the data
         if spec is None:
             raise ModelLoadError(
                 f"{target}: cannot tell the shape of input '{name}' (first layer: "
                 f"{class_name or 'none found'}); give --input-shape {name}=1x...")
         specs.append(spec)
-    return specs
+    return share_batch(specs, given)
+
+
+def share_batch(specs: list[InputSpec], given: dict) -> list[InputSpec]:
+    """The batch an --input-shape asks for (its first dim), given to every batched input."""
+    batch = next((given[s.name][0] for s in specs if given.get(s.name)), None)
+    if batch is None:
+        return specs
+    return [replace(s, shape=(batch,) + s.shape[1:]) if s.shape and s.name not in given
+            and not isinstance(s.shape[0], int) else s for s in specs]
 
 
 def _companion(name: str, first: Optional[InputSpec]) -> Optional[InputSpec]:
