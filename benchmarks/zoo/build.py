@@ -149,11 +149,23 @@ def build_sklearn(manifest: list) -> None:
                 _entry(manifest, name, "onnx (skl2onnx)", op, lambda op=op, go=go: go(op))
 
 
+def truth_only(names: list) -> None:
+    from models import build, example_inputs
+    from tests.zoo.torch_truth import module_truth
+    for name in names:
+        t = module_truth(build(name), example_inputs(name))
+        (OUT / name / "truth_torch.json").write_text(json.dumps(t, indent=0))
+        print(f"{name}: {len(t)} sites")
+
+
 def main() -> None:
     from models import NAMES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="model names (default: all, and sklearn)")
+    ap.add_argument("--truth-only", action="store_true", help="rewrite truth_torch.json only")
     a = ap.parse_args()
+    if a.truth_only:
+        return truth_only(a.only or list(NAMES))
     OUT.mkdir(parents=True, exist_ok=True)
     mpath = OUT / "manifest.json"
     manifest = json.loads(mpath.read_text()) if mpath.exists() and a.only else []
@@ -161,10 +173,10 @@ def main() -> None:
     manifest = [e for e in manifest if e["model"] not in todo
                 and not (e["model"].startswith("sklearn") and "sklearn" in todo)]
     for name in todo:
-        if name == "sklearn":
-            build_sklearn(manifest)
-        else:
-            build_torch(name, manifest)
+        try:
+            build_sklearn(manifest) if name == "sklearn" else build_torch(name, manifest)
+        except Exception as exc:  # noqa: BLE001 - the model itself did not build
+            _entry(manifest, name, "(model)", None, lambda exc=exc: (_ for _ in ()).throw(exc))
         mpath.write_text(json.dumps(manifest, indent=1))
     print(f"{len(manifest)} entries in {mpath}")
 

@@ -90,6 +90,7 @@ def _hf(name: str) -> nn.Module:
         return tf.BertModel(cfg, add_pooling_layer=True)
     if name == "gpt2":
         cfg = tf.GPT2Config(vocab_size=1000, n_embd=64, n_layer=2, n_head=2, n_positions=64,
+                            bos_token_id=1, eos_token_id=2,
                             **small)
         return tf.GPT2Model(cfg)
     if name == "vit":
@@ -101,7 +102,8 @@ def _hf(name: str) -> nn.Module:
                                decoder_layers=2, encoder_attention_heads=2,
                                decoder_attention_heads=2, encoder_ffn_dim=128,
                                decoder_ffn_dim=128, max_source_positions=50,
-                               max_target_positions=32, **small)
+                               max_target_positions=32, pad_token_id=0, bos_token_id=1,
+                               eos_token_id=2, decoder_start_token_id=1, **small)
         return tf.WhisperModel(cfg)
     if name == "t5":
         cfg = tf.T5Config(vocab_size=1000, d_model=64, d_kv=32, d_ff=128, num_layers=2,

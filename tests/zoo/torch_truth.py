@@ -28,14 +28,9 @@ FUNCS = {"relu", "sigmoid", "tanh", "gelu", "silu", "hardswish", "hardsigmoid", 
 
 
 def module_kind(m: nn.Module):
-    for cls, kind in MODULE_KINDS.items():
-        if type(m) is cls:
-            return kind
-    name = type(m).__name__  # transformers.activations
-    if name == "GELUActivation" or name == "GELUTanh" or name == "FastGELUActivation" \
-            or name == "NewGELUActivation":
-        return "gelu"
-    return None
+    """The activation kind of a torch.nn activation module (exact class), else None: other
+    modules (transformers' GELUActivation, ...) are code whose calls are measured."""
+    return MODULE_KINDS.get(type(m))
 
 
 def _params(kind: str, m=None, args=(), kwargs=None) -> dict:
