@@ -41,6 +41,8 @@ class Thresholds:
     collapsed_error: float = 0.50
     shift_sigmas: float = 1.0  # |mean| beyond the tail by this many std: off-centre
     linear_std: float = 0.1  # std below this share of the sweet range: linear regime
+    vanishing_std: float = 1e-6  # std below this share of the kind's sweet half-range (1 for
+    # kinds bounded on one side at 0, like ReLU): the signal has vanished
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 from saturate_cli.activations import ActivationKind, get_kind
 from saturate_cli.diagnose import suggest
 from saturate_cli.diagnose.rules import rule
-from saturate_cli.diagnose.temperature import required_temperature
+from saturate_cli.diagnose.temperature import collapsed_share, judged, required_temperature
 from saturate_cli.model.handle import Site
 from saturate_cli.settings import Settings
 from saturate_cli.stats.site_stats import SiteStats
@@ -80,12 +80,15 @@ def diagnose_site(site: Site, stats: SiteStats, m: Measure, settings: Settings) 
     if stats.finite and stats.std == 0.0:
         found.append(Finding("SAT302", "warning", f"every input of {site.name} equals "
                              f"{stats.mean:.4g}"))
-    elif kind.metric == "tails":
-        found.extend(_tails(site, kind, stats, m, settings))
-    elif kind.metric == "dead_units":
-        found.extend(_dead(site, kind, stats, m, settings))
     elif kind.metric == "rows":
         found.extend(_softmax(site, stats, settings))
+    elif stats.finite:
+        vanished = _vanishing(site, kind, stats, m, settings)
+        found.extend(vanished)
+        if kind.metric == "tails":
+            found.extend(_tails(site, kind, stats, m, settings, linear=not vanished))
+        elif kind.metric == "dead_units":
+            found.extend(_dead(site, kind, stats, m, settings))
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(found, key=lambda f: (order[f.severity], f.code))
 
@@ -103,6 +106,24 @@ def _target_std(m: Measure) -> float:
     return 1.0
 
 
+def _half_range(m: Measure) -> float:
+    """The kind's sweet half-range: half its width, the distance of its one bound from 0, or 1."""
+    if m.low is not None and m.high is not None:
+        return 0.5 * (m.high - m.low)
+    bound = abs(m.low if m.low is not None else m.high if m.high is not None else 0.0)
+    return bound or 1.0
+
+
+def tail_share(m: Measure, centre: float, std: float) -> float:
+    """Share of normal inputs (centre, std) in the kind's tails: what is left after a shift."""
+    def below(x: float) -> float:
+        return 0.5 * math.erfc((centre - x) / (std * math.sqrt(2.0)))
+
+    low = below(m.low) if m.low is not None else 0.0
+    high = 1.0 - below(m.high) if m.high is not None else 0.0
+    return low + high
+
+
 def _is_shift(stats: SiteStats, m: Measure, settings: Settings) -> bool:
     """The centre of the inputs lies in a tail, well away from the sweet range."""
     margin = settings.thresholds.shift_sigmas * stats.std
@@ -111,33 +132,67 @@ def _is_shift(stats: SiteStats, m: Measure, settings: Settings) -> bool:
     return below or above
 
 
-def _tails(site, kind: ActivationKind, stats, m: Measure, settings) -> list[Finding]:
+def _rescale_tips(site, kind, stats, m: Measure, settings) -> tuple[list, str]:
+    """Multiply by k to the target std, then shift when the rescaled centre lies off-centre.
+
+    Returns the suggestions and the remedy in words.
+    """
+    target, centre = _target_std(m), _centre(m)
+    k = target / stats.std
+    tips = [suggest.rescale(site, kind, stats.std, target)]
+    words = f"rescale by {k:.3g}"
+    if abs(k * stats.mean - centre) > settings.thresholds.shift_sigmas * target:
+        tips.append(suggest.shift_bias(site, k * stats.mean, centre, after_factor=k))
+        words += f", then add {centre - k * stats.mean:.3g}"
+    return tips, words
+
+
+def _norm(site, m: Measure) -> list:
+    tip = suggest.insert_norm(site, m.units)
+    return [tip] if tip else []
+
+
+def _tails(site, kind: ActivationKind, stats, m: Measure, settings, linear: bool
+           ) -> list[Finding]:
     th = settings.thresholds
     sev = _severity(m.fraction, th.saturated_warning, th.saturated_error)
     if sev is None:
-        return _linear(site, kind, stats, m, settings)
+        return _linear(site, kind, stats, m, settings) if linear else []
     where = (f"{m.fraction:.0%} of inputs to {kind.name} at {site.name} are saturated "
              f"({m.fraction_low:.0%} below {m.low:.3g}, {m.fraction_high:.0%} above {m.high:.3g})"
              if m.low is not None and m.high is not None else
              f"{m.fraction:.0%} of inputs to {kind.name} at {site.name} are saturated")
-    if _is_shift(stats, m, settings):
+    if not _is_shift(stats, m, settings):
+        tips, words = _rescale_tips(site, kind, stats, m, settings)
+        return [Finding("SAT001", sev, f"{where}: std {stats.std:.3g} is too wide (scale); "
+                        f"{words}", "scale", tips + _norm(site, m))]
+    left = tail_share(m, _centre(m), stats.std)
+    if left < th.saturated_warning:
         tips = [suggest.shift_bias(site, stats.mean, _centre(m))]
-        norm = suggest.insert_norm(site)
-        tips += [norm] if norm else []
         return [Finding("SAT002", sev, f"{where}: inputs are centred at {stats.mean:.3g}, inside "
-                        "a tail (shift)", "shift", tips)]
-    target = _target_std(m)
-    tips = [suggest.rescale(site, kind, stats.std, target)]
-    norm = suggest.insert_norm(site)
-    tips += [norm] if norm else []
-    return [Finding("SAT001", sev, f"{where}: std {stats.std:.3g} is too wide (scale); rescale "
-                    f"by {target / stats.std:.3g}", "scale", tips)]
+                        "a tail (shift)", "shift", tips + _norm(site, m))]
+    tips, words = _rescale_tips(site, kind, stats, m, settings)
+    return [Finding("SAT002", sev, f"{where}: inputs are centred at {stats.mean:.3g}, inside a "
+                    f"tail, and their std {stats.std:.3g} is too wide as well: re-centred alone, "
+                    f"{left:.0%} would stay saturated (shift and scale); {words}", "shift+scale",
+                    tips + _norm(site, m))]
+
+
+def _vanishing(site, kind, stats, m: Measure, settings) -> list[Finding]:
+    """The signal has all but vanished: std below vanishing_std of the sweet half-range."""
+    floor = settings.thresholds.vanishing_std * _half_range(m)
+    if stats.std >= floor:
+        return []
+    tips, words = _rescale_tips(site, kind, stats, m, settings)
+    return [Finding("SAT004", "warning", f"inputs to {kind.name} at {site.name} have std "
+                    f"{stats.std:.3g}, below {floor:.3g}: the signal has vanished; {words}",
+                    "scale", tips + _norm(site, m))]
 
 
 def _linear(site, kind, stats, m: Measure, settings) -> list[Finding]:
     if m.low is None or m.high is None:
         return []
-    half = 0.5 * (m.high - m.low)
+    half = _half_range(m)
     if stats.std < settings.thresholds.linear_std * half and abs(stats.mean - _centre(m)) < half / 2:
         target = _target_std(m)
         return [Finding("SAT003", "info", f"inputs to {kind.name} at {site.name} have std "
@@ -161,11 +216,9 @@ def _dead(site, kind: ActivationKind, stats, m: Measure, settings) -> list[Findi
         tips = [suggest.shift_units(site, m.dead_units, [float(means[i]) for i in m.dead_units])]
     else:
         tips = [suggest.shift_bias(site, stats.mean, 0.0)] if stats.mean < 0 else []
-    norm = suggest.insert_norm(site)
-    tips += [norm] if norm else []
     return [Finding("SAT101", sev, f"{len(m.dead_units)} of {m.units} units of {kind.name} at "
                     f"{site.name} are dead ({share:.0%}): units {shown}",
-                    "shift" if stats.mean < 0 else "scale", tips)]
+                    "shift" if stats.mean < 0 else "scale", tips + _norm(site, m))]
 
 
 def _softmax(site, stats: SiteStats, settings) -> list[Finding]:
@@ -176,8 +229,17 @@ def _softmax(site, stats: SiteStats, settings) -> list[Finding]:
     sev = _severity(share, th.collapsed_warning, th.collapsed_error)
     if sev is None:
         return []
-    temperature = required_temperature(stats.row_sample, settings.softmax_tau)
-    tips = [suggest.scale_logits(site, temperature)] if math.isfinite(temperature) else []
+    rows = judged(stats.row_sample)
+    temperature = required_temperature(rows, settings.softmax_tau)
+    tips = []
+    said = ""
+    if math.isfinite(temperature):
+        after = collapsed_share(rows, temperature, settings.softmax_tau)
+        before = collapsed_share(rows, 1.0, settings.softmax_tau)
+        tips = [suggest.scale_logits(site, temperature, before, after, len(rows))]
+        said = (f"; dividing logits by {temperature:.3g} leaves {after:.0%} of the {len(rows)} "
+                "sampled rows collapsed")
+    masked = f", {stats.masked_rows} masked rows not judged" if stats.masked_rows else ""
     return [Finding("SAT201", sev, f"{share:.0%} of softmax rows at {site.name} are collapsed "
-                    f"(max probability > {1 - settings.softmax_tau:g})"
-                    + (f"; divide logits by {temperature:.3g}" if tips else ""), "scale", tips)]
+                    f"(max probability > {1 - settings.softmax_tau:g}{masked}){said}", "scale",
+                    tips)]

@@ -1,4 +1,4 @@
-"""The softmax temperature that un-collapses the sampled rows of logits."""
+"""The softmax temperature that un-collapses the sampled rows of logits, and what it achieves."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import math
 from typing import Optional
 
 import numpy as np
+
+from saturate_cli.settings import MASKED_GAP
+from saturate_cli.stats.softmax_rows import mask_floor
 
 _COVER = 0.95  # bring this share of the fixable rows under the threshold
 
@@ -17,18 +20,40 @@ def max_probability(rows: np.ndarray, temperature: np.ndarray) -> np.ndarray:
     return 1.0 / np.exp(z).sum(axis=1)
 
 
+def judged(rows: Optional[np.ndarray]) -> np.ndarray:
+    """The sampled rows the collapse count judges, masked logits set to -inf.
+
+    Masks (softmax_rows.py) stay masked at any temperature: the temperature is applied to the
+    logits before the mask is added (scale the producing weights). Rows with at most one unmasked
+    logit and rows holding NaN or +inf are left out.
+    """
+    if rows is None or rows.ndim != 2 or rows.shape[1] < 2:
+        return np.zeros((0, 2))
+    rows = np.asarray(rows, np.float64)
+    with np.errstate(invalid="ignore"):
+        top = np.max(np.where(np.isfinite(rows), rows, -np.inf), axis=1, keepdims=True)
+        masked = (rows <= top - MASKED_GAP) | (rows <= mask_floor(np.float32)) | (rows == -np.inf)
+    ok = ~np.isnan(rows).any(axis=1) & ~(rows == np.inf).any(axis=1) & ((~masked).sum(axis=1) > 1)
+    return np.where(masked, -np.inf, rows)[ok]
+
+
+def collapsed_share(rows: np.ndarray, temperature: float, tau: float) -> float:
+    """Share of judged rows whose max probability still exceeds 1 - tau at this temperature."""
+    if len(rows) == 0:
+        return 0.0
+    p = max_probability(rows, np.full(len(rows), temperature))
+    return float((p > 1.0 - tau).mean())
+
+
 def required_temperature(rows: Optional[np.ndarray], tau: float) -> float:
     """Smallest T (>= 1) bringing max probability <= 1 - tau for 95% of the fixable rows.
 
-    A row is fixable when its logits are finite and not all equal to the max of a single entry
-    (a fully masked row stays one-hot at any temperature). Returns inf when nothing is known.
+    A row is fixable when some temperature brings it under the threshold (not when its logits tie
+    for too few entries). Returns inf when nothing is known or nothing is fixable.
     """
-    if rows is None or rows.size == 0 or rows.shape[1] < 2:
-        return math.inf
-    rows = np.asarray(rows, np.float64)
-    rows = rows[np.isfinite(rows).all(axis=1)]
+    rows = judged(rows)
     limit = 1.0 - tau
-    if rows.shape[0] == 0 or limit <= 1.0 / rows.shape[1]:
+    if rows.shape[0] == 0:
         return math.inf
     lo = np.zeros(len(rows))  # log T
     hi = np.full(len(rows), math.log(1e12))

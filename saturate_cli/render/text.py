@@ -30,24 +30,34 @@ def _num(v: Optional[float], fmt: str = ".3g") -> str:
     return "–" if v is None else format(v, fmt)
 
 
+def _saturation_cell(s: SiteReport) -> Text:
+    """What the kind is judged by: tails share, dead units first for the ReLU family, rows."""
+    sat = s.saturation
+    metric = sat.get("metric", "tails")
+    dead = f"{sat['dead_units']}/{sat['units']} dead" if sat["units"] else ""
+    if metric == "rows":
+        if not sat["rows"]:
+            return Text("–")
+        judged = sat.get("judged_rows", sat["rows"])
+        masked = f", {sat['masked_rows']} masked" if sat.get("masked_rows") else ""
+        return Text(f"{sat['fraction']:.1%} ({sat['collapsed_rows']}/{judged} rows{masked})")
+    if metric == "dead_units":  # half the inputs in the flat region is normal for a ReLU
+        return Text.assemble(dead or "–", (f" ({sat['fraction']:.0%} flat)", "dim"))
+    return Text(f"{sat['fraction']:.1%}" + (f" · {dead}" if sat["dead_units"] else ""))
+
+
 def _site_row(i: int, s: SiteReport) -> list:
     st, sat = s.stats, s.saturation
     producer = s.producer["name"] if s.producer else "–"
-    units = (f"{sat['dead_units']}/{sat['units']}" if sat["units"] else "–")
-    if s.kind in ("softmax", "log_softmax"):
-        sat_text = (f"{sat['fraction']:.1%} ({sat['collapsed_rows']}/{sat['rows']} rows)"
-                    if sat["rows"] else "–")
-    else:
-        sat_text = f"{sat['fraction']:.1%}"
     codes = " ".join(f.code for f in s.findings) or "ok"
     return [str(i), s.name, s.kind, producer,
             f"{_num(st['mean'])} ± {_num(st['std'])}",
-            f"{_num(st['min'])} / {_num(st['max'])}", sat_text, units,
+            f"{_num(st['min'])} / {_num(st['max'])}", _saturation_cell(s),
             _num(sat["mean_gain"], ".2f"), sparkline(s.histogram["counts"]),
             Text(codes, style=_STYLE[s.worst])]
 
 
-_COLUMNS = ("#", "site", "kind", "producer", "mean ± std", "min / max", "saturated", "dead",
+_COLUMNS = ("#", "site", "kind", "producer", "mean ± std", "min / max", "saturated / dead",
             "gain", "histogram", "verdict")
 _NARROW_DROPS = {"min / max", "histogram", "producer"}  # dropped below 120 columns
 
@@ -85,9 +95,16 @@ def _profile(report: Report) -> Optional[Text]:
     parts = [f"{r['mean_gain']:.2f}" for r in rows]
     if len(parts) > 14:  # long models: the first layers and the last ones
         parts = parts[:8] + [f"… {len(parts) - 12} more …"] + parts[-4:]
-    surviving = rows[0]["cumulative_gain"]
-    return Text(f"gain by depth: {' → '.join(parts)}   (product to the first site: "
-                f"{surviving:.2g}; residual paths bypass it)", style="dim")
+    bounded = [r for r in rows if r.get("bounded", True)]
+    relu = "ReLU-family gains near 0.5 are by design: He init's weight gain makes up for them"
+    if not bounded:
+        why = relu
+    else:
+        passed = rows[0].get("bounded_gain", rows[0]["cumulative_gain"])
+        why = (f"the bounded activations alone pass {passed:.2g} of the gradient to the first "
+               "site, ignoring weights and residual paths"
+               + (f"; {relu}" if len(bounded) < len(rows) else ""))
+    return Text(f"mean gain by depth: {' → '.join(parts)}   ({why})", style="dim")
 
 
 def render_one(report: Report, width: int = 160) -> Group:

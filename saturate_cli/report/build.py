@@ -50,7 +50,7 @@ def _stats_dict(s: SiteStats) -> dict:
     return {
         "count": s.count, "mean": s.mean if has else None, "std": s.std if has else None,
         "min": s.min if has else None, "max": s.max if has else None,
-        "nan": s.nan, "inf": s.inf,
+        "nan": s.nan, "inf": s.inf, "masked": s.masked,
         "p01": _clamp(hist.quantile(c, 0.01), s), "p50": _clamp(hist.quantile(c, 0.50), s),
         "p99": _clamp(hist.quantile(c, 0.99), s),
     }
@@ -74,6 +74,8 @@ def _saturation_dict(site: Site, s: SiteStats, m: Measure, gain: Optional[float]
         "fraction_high": m.fraction_high, "mean_gain": gain, "units": m.units,
         "unit_axis": site.unit_axis, "dead_units": len(m.dead_units),
         "dead_unit_indices": m.dead_units, "rows": s.rows, "collapsed_rows": s.collapsed_rows,
+        "masked_rows": s.masked_rows, "judged_rows": s.judged_rows,
+        "metric": get_kind(site.kind).metric,
     }
 
 
@@ -101,15 +103,41 @@ def site_report(site: Site, stats: SiteStats, settings: Settings) -> tuple[SiteR
     ), gain
 
 
-def depth_profile(names: list[str], gains: list[Optional[float]]) -> list[dict]:
-    """Mean gain per site in execution order, and the product from each site to the output."""
-    survive = 1.0
+def depth_profile(sites: list[Site], gains: list[Optional[float]]) -> list[dict]:
+    """Mean gain per site in execution order, and the products from each site to the output.
+
+    cumulative_gain multiplies every site's mean gain; bounded_gain only the bounded kinds'
+    (sigmoid, tanh, ...): the ReLU family passes about half by design, which He init's weight
+    gain makes up for, so only the bounded product says how much gradient the activations lose.
+    Both ignore the weights and residual paths.
+    """
+    survive = bounded = 1.0
     rows = []
-    for name, gain in zip(reversed(names), reversed(gains)):
+    for site, gain in zip(reversed(sites), reversed(gains)):
+        is_bounded = get_kind(site.kind).metric == "tails"
         if gain is not None:
             survive *= gain
-        rows.append({"site": name, "mean_gain": gain, "cumulative_gain": survive})
+            bounded *= gain if is_bounded else 1.0
+        rows.append({"site": site.name, "mean_gain": gain, "cumulative_gain": survive,
+                     "bounded": is_bounded, "bounded_gain": bounded})
     return rows[::-1]
+
+
+def nothing_measured(handle, stats: dict[str, SiteStats]) -> Optional[FindingReport]:
+    """SAT903 when no site exists or no site saw a value: such a report cannot be clean."""
+    uncovered = len(handle.not_covered)
+    if not handle.sites:
+        what = ("no activation saturate can measure was found in the model"
+                + (f"; {uncovered} construct(s) are listed as not covered" if uncovered else ""))
+    elif all(stats.get(s.name, SiteStats()).count == 0 for s in handle.sites):
+        what = (f"none of the model's {len(handle.sites)} activation site(s) saw a value on the "
+                "calibration data")
+    else:
+        return None
+    return FindingReport("SAT903", rule("SAT903").name, "error",
+                         f"nothing was measured: {what}, so the model cannot be called clean; "
+                         "make the activations explicit ops the calibration data reaches, or "
+                         "--ignore SAT903 for a model without activations by design", "model")
 
 
 def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibration: dict,
@@ -126,6 +154,8 @@ def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibr
                       f"{u['op']} '{u['name']}' is not measured: {u['reason']}", u["name"])
         for u in uncovered
     )
+    empty = nothing_measured(handle, stats)
+    model_findings += (empty,) if empty else ()
     extra = list(notes)
     if not handle.sites:
         extra.append("the model has no activation that saturate can measure")
@@ -139,7 +169,7 @@ def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibr
         sites=tuple(site_reports),
         not_covered=uncovered,
         model_findings=model_findings,
-        depth_profile=tuple(depth_profile([s.name for s in handle.sites], gains)),
+        depth_profile=tuple(depth_profile(list(handle.sites), gains)),
         notes=tuple(extra),
         fail_on=settings.fail_on,
     )
