@@ -171,3 +171,36 @@ def test_softmax_fraction_is_the_collapsed_row_share(tmp_path):
     site = _site(_run(path, tmp_path, x=x), "x")
     assert site["saturation"]["collapsed_rows"] == 10 and site["saturation"]["rows"] == 32
     assert site["saturation"]["fraction"] == pytest.approx(10 / 32)
+
+
+def _scoped(node, scopes, classes):
+    for key, value in (("pkg.torch.onnx.name_scopes", scopes),
+                       ("pkg.torch.onnx.class_hierarchy", classes)):
+        prop = node.metadata_props.add()
+        prop.key, prop.value = key, repr(value)
+    return node
+
+
+def test_dynamo_exports_are_named_by_module_path(tmp_path):
+    """Names as the PyTorch capture gives them: module path, `#1` for a second call of one
+    module, `path:function#k` for functional calls (dynamo's node names are `node_*`)."""
+    relu = "torch.nn.modules.activation.ReLU"
+    nodes = [
+        _scoped(helper.make_node("Relu", ["x"], ["a"], name="node_relu"),
+                ["", "layer1.0.relu", "relu"], ["M", relu, "aten.relu.default"]),
+        _scoped(helper.make_node("Relu", ["a"], ["b"], name="node_relu_1"),
+                ["", "layer1.0.relu", "relu_1"], ["M", relu, "aten.relu.default"]),
+        _scoped(helper.make_node("Softmax", ["b"], ["c"], name="node_softmax", axis=-1),
+                ["", "attn", "softmax"], ["M", "pkg.Attention", "aten._softmax.default"]),
+        _scoped(helper.make_node("Sigmoid", ["c"], ["s"], name="node_sigmoid"),
+                ["", "gate", "sigmoid"], ["M", "pkg.Gate", "aten.sigmoid.default"]),
+        _scoped(helper.make_node("Mul", ["c", "s"], ["y"], name="node_mul"),
+                ["", "gate", "silu"], ["M", "pkg.Gate", "aten.silu.default"]),
+        helper.make_node("Tanh", ["y"], ["t"], name="plain_tanh"),
+        helper.make_node("Identity", ["t"], ["z"]),
+    ]
+    path = _save(tmp_path, nodes, [_x()], outputs=("z",))
+    x = np.random.default_rng(9).normal(0, 1, (8, 6)).astype(np.float32)
+    names = [s["name"] for s in _run(path, tmp_path, x=x)["sites"]]
+    assert names == ["layer1.0.relu", "layer1.0.relu#1", "attn:softmax#0", "gate:silu#0",
+                     "plain_tanh"]

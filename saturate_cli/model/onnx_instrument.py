@@ -98,7 +98,7 @@ def instrumented(
     for site, low, high in sites:
         start = len(b.nodes)
         outputs[site.name] = _site_nodes(b, site, low, high, elem_types.get(site.input),
-                                         softmax_tau, probs.get((site.name, site.input)), tau)
+                                         softmax_tau, probs.get(site.input), tau)
         groups.append(b.nodes[start:])
     placed = _placements(graph, groups)
     inserted = 0  # groups in the graph, from the end of `placed`
@@ -141,14 +141,14 @@ def _copy(vi: onnx.ValueInfoProto) -> onnx.ValueInfoProto:
     return out
 
 
-def _prob_outputs(model: onnx.ModelProto) -> dict[tuple[str, str], tuple[str, str]]:
-    """(site name, input) -> (op, output) of each Softmax/LogSoftmax node.
-
-    The site name is the node's name or `<OpType>_<index>`, as onnx_graph names it.
-    """
-    return {(n.name or f"{n.op_type}_{i}", n.input[0]): (n.op_type, n.output[0])
-            for i, n in enumerate(model.graph.node)
-            if n.op_type in ("Softmax", "LogSoftmax") and n.input and n.output}
+def _prob_outputs(model: onnx.ModelProto) -> dict[str, tuple[str, str]]:
+    """input -> (op, output) of the Softmax/LogSoftmax node reading it, where exactly one
+    does (its output is read instead of recomputing the softmax)."""
+    found: dict[str, list] = {}
+    for n in model.graph.node:
+        if n.op_type in ("Softmax", "LogSoftmax") and n.input and n.output:
+            found.setdefault(n.input[0], []).append((n.op_type, n.output[0]))
+    return {x: nodes[0] for x, nodes in found.items() if len(nodes) == 1}
 
 
 def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,

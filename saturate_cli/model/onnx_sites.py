@@ -11,6 +11,7 @@ import onnx
 
 from saturate_cli.model.handle import NotCovered
 from saturate_cli.model.onnx_graph import GraphView, attr
+from saturate_cli.model.onnx_names import ScopedNames
 from saturate_cli.model.onnx_patterns import find_patterns
 
 # op type -> registry kind, for plain activation nodes
@@ -41,6 +42,7 @@ class RawSite:
     params: tuple
     order: int  # graph index of its first node: execution order
     dynamic: tuple = (None, None, None)  # (low_from, high_from, slope_from): see Site
+    named_by: int = -1  # graph index of the node whose name (or exporter scope) it takes
 
 
 _NONE = (None, None, None)
@@ -132,7 +134,8 @@ def discover(g: GraphView) -> tuple[list[RawSite], list[NotCovered]]:
         consumed.update(match.nodes)
         out_node = g.nodes[match.output_node]
         sites.append(RawSite(g.node_name(out_node), match.x, f"pattern:{match.kind}",
-                             match.kind, match.params, min(match.nodes)))
+                             match.kind, match.params, min(match.nodes),
+                             named_by=match.output_node))
     for i, node in enumerate(g.nodes):
         name = g.node_name(node)
         if node.domain not in ("", "ai.onnx"):
@@ -154,13 +157,23 @@ def discover(g: GraphView) -> tuple[list[RawSite], list[NotCovered]]:
             continue
         kind, params, dynamic = _params(g, node)
         sites.append(RawSite(name, node.input[0], node.op_type, kind,
-                             tuple(sorted(params.items())), i, dynamic))
+                             tuple(sorted(params.items())), i, dynamic, i))
     for (domain, op), names in custom.items():
         more = f" and {len(names) - 1} more" if len(names) > 1 else ""
         uncovered.append(NotCovered(names[0] + more, f"{domain}.{op}",
                                     "custom-domain op: any activation fused inside is not measured"))
     sites.sort(key=lambda s: s.order)
-    return _unique_names(sites), uncovered
+    return _unique_names(_scoped(g, sites)), uncovered
+
+
+def _scoped(g: GraphView, sites: list[RawSite]) -> list[RawSite]:
+    """Module-path names where the exporter recorded them (onnx_names.py)."""
+    names = ScopedNames()
+    out = []
+    for s in sites:
+        scoped = names.name(g.nodes[s.named_by]) if s.named_by >= 0 else None
+        out.append(replace(s, name=scoped) if scoped else s)
+    return out
 
 
 # onnxruntime contrib ops that are plain activations of their first input (no fused bias)
@@ -171,7 +184,8 @@ def _contrib_site(node: onnx.NodeProto, name: str, index: int) -> Optional[RawSi
     kind = _CONTRIB.get((node.domain, node.op_type))
     if kind is None or not node.input or (len(node.input) > 1 and node.input[1]):
         return None
-    return RawSite(name, node.input[0], f"{node.domain}.{node.op_type}", kind, (), index)
+    return RawSite(name, node.input[0], f"{node.domain}.{node.op_type}", kind, (), index,
+                   named_by=index)
 
 
 def _unique_names(sites: list[RawSite]) -> list[RawSite]:
