@@ -238,6 +238,10 @@ def _inspect_all(models: list[str], settings, factory, batch_given: bool) -> lis
 
     reports = []
     for target in models:
+        if any(r.partial for r in reports):  # interrupted: the models after it are not started
+            reports.append(Report.unreadable(target, "interrupted (Ctrl-C) before this model",
+                                             settings.fail_on))
+            continue
         try:
             reports.append(inspect_model(target, settings, factory, batch_given))
         except SaturateError as exc:
@@ -246,8 +250,6 @@ def _inspect_all(models: list[str], settings, factory, batch_given: bool) -> lis
             message = " ".join(str(exc).split())
             _say(f"error: {message}")
             reports.append(Report.unreadable(target, message, settings.fail_on))
-        if reports[-1].partial:  # interrupted: the models after it are not started
-            break
     return reports
 
 

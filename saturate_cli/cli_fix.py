@@ -52,7 +52,7 @@ def _fix(model, output, calibration, input_shape, samples, batch_size, seed, max
 
     from saturate_cli.calibration import parse_shape
     from saturate_cli.errors import UsageError
-    from saturate_cli.fix.onnx_fix import fix_onnx
+    from saturate_cli.pipeline import check_targets
     from saturate_cli.settings import Settings
 
     if output.resolve() == model.resolve():
@@ -63,18 +63,59 @@ def _fix(model, output, calibration, input_shape, samples, batch_size, seed, max
     settings = Settings(samples=samples, batch_size=batch_size, seed=seed,
                         input_shapes=dict(parse_shape(s) for s in input_shape or []),
                         calibration=tuple(str(p) for p in calibration or ()))
-    result = fix_onnx(model, settings, max_steps)
+    check_targets(str(model), settings)
+    result = _run_fix(model, settings, max_steps)
     tmp = output.with_name(f".{output.name}.tmp")
     onnx.save(result.model, str(tmp))
     tmp.replace(output)
     summary = {"model": str(model), "fixed_model": str(output),
                "before": result.before.summary(), "after": result.after.summary(),
-               "applied": result.applied, "skipped": result.skipped}
+               "applied": result.applied, "skipped": result.skipped,
+               "not_attempted": not_attempted(result, max_steps)}
     if json_report:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
         _print(summary)
     return int(result.after.counts()["error"] > 0)
+
+
+def _run_fix(model: Path, settings, max_steps: int):
+    """fix_onnx, with one line on stderr per step (progress a log can show, off a terminal)."""
+    import inspect
+
+    from saturate_cli.fix.onnx_fix import fix_onnx
+
+    def step(n: int, site: str, kind: str) -> None:
+        sys.stderr.write(f"saturate fix: step {n}/{max_steps}: {kind} at {site}\n")
+        sys.stderr.flush()
+
+    if "progress" in inspect.signature(fix_onnx).parameters:  # the hook, where it exists
+        return fix_onnx(model, settings, max_steps, progress=step)
+    return fix_onnx(model, settings, max_steps)
+
+
+def not_attempted(result, max_steps: int) -> list[dict]:
+    """Sites still flagged that no step tried: past the --max-steps limit, or no remedy."""
+    from saturate_cli.fix.onnx_fix import APPLICABLE
+
+    tried = {c["site"] for c in result.applied} | {s["site"] for s in result.skipped}
+    full = len(result.applied) + len(result.skipped) >= max_steps
+    out = []
+    for site in result.after.sites:
+        flagged = [f for f in site.findings if f.severity != "info"]
+        if site.name in tried or not flagged:
+            continue
+        remedies = {t["kind"] for f in flagged for t in f.suggestions}
+        if remedies & set(APPLICABLE) and full:
+            reason = f"the step limit (--max-steps {max_steps}) was reached"
+        elif remedies & set(APPLICABLE):
+            continue  # a later step would take it: cannot happen once the loop has ended
+        else:
+            kinds = ", ".join(sorted(remedies)) or "none suggested"
+            reason = f"no automatic remedy (suggested: {kinds})"
+        out.append({"site": site.name, "codes": sorted({f.code for f in flagged}),
+                    "reason": reason})
+    return out
 
 
 def _print(summary: dict) -> None:
@@ -84,6 +125,13 @@ def _print(summary: dict) -> None:
         typer.echo(f"{change['site']}: {change['kind']} {change['target']} {what}")
     for skip in summary["skipped"]:
         typer.echo(f"{skip['site']}: {skip['suggestion']} not applied: {skip['reason']}")
+    for left in summary["not_attempted"]:
+        typer.echo(f"{left['site']}: {' '.join(left['codes'])} not fixed: {left['reason']}")
     b, a = summary["before"]["findings"], summary["after"]["findings"]
-    typer.echo(f"before: {b['error']} errors, {b['warning']} warnings; after: {a['error']} "
-               f"errors, {a['warning']} warnings -> {summary['fixed_model']}")
+    typer.echo(f"before: {_counts(b)}; after: {_counts(a)} -> {summary['fixed_model']}")
+
+
+def _counts(findings: dict) -> str:
+    from saturate_cli.report.model import plural
+
+    return f"{plural(findings['error'], 'error')}, {plural(findings['warning'], 'warning')}"

@@ -28,7 +28,7 @@ def inspect_model(target: str, settings: Settings, progress: Optional[ProgressFa
     When a batch would need more than the memory budget, the batch size is halved until it
     fits (with a note), unless `batch_given` (the user chose it): then the run is refused."""
     try:
-        _check_targets(target, settings)
+        check_targets(target, settings)
         return inspect_handle(load_model(target, settings), target, settings, progress,
                               batch_given)
     except SaturateError as exc:  # every message names the file it is about
@@ -38,7 +38,7 @@ def inspect_model(target: str, settings: Settings, progress: Optional[ProgressFa
         raise
 
 
-def _check_targets(target: str, settings: Settings) -> None:
+def check_targets(target: str, settings: Settings) -> None:
     """Mistakes the loaders would only report obscurely: Python source without its factory,
     a model given as calibration data."""
     if target.endswith(".py") and Path(target).is_file():
