@@ -204,3 +204,18 @@ def test_dynamo_exports_are_named_by_module_path(tmp_path):
     names = [s["name"] for s in _run(path, tmp_path, x=x)["sites"]]
     assert names == ["layer1.0.relu", "layer1.0.relu#1", "attn:softmax#0", "gate:silu#0",
                      "plain_tanh"]
+
+
+def test_token_ids_reach_their_embedding_through_reshapes(tmp_path):
+    """GPT-2 exports reshape the ids before the lookup: the table still tells the vocabulary,
+    so synthetic ids cover [0, 50) and not a fallback [0, 2)."""
+    table = numpy_helper.from_array(
+        np.random.default_rng(10).normal(0, 1, (50, 4)).astype(np.float32), "wte")
+    shape = numpy_helper.from_array(np.array([-1, 8], np.int64), "shape")
+    nodes = [helper.make_node("Reshape", ["ids", "shape"], ["flat"]),
+             helper.make_node("Gather", ["wte", "flat"], ["emb"]),
+             helper.make_node("Tanh", ["emb"], ["y"])]
+    path = _save(tmp_path, nodes, [_x("ids", ("n", 8), TensorProto.INT64)], inits=[table, shape])
+    report = inspect_model(path, Settings(batch_size=4, samples=8)).to_dict()
+    assert any("integers in [0, 50) (the embedding table)" in n
+               for n in report["calibration"]["notes"]), report["calibration"]["notes"]

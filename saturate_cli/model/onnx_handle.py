@@ -65,14 +65,31 @@ def _input_specs(g: GraphView) -> list[InputSpec]:
     return specs
 
 
-def _vocab(g: GraphView, name: str) -> Optional[int]:
-    """Rows of the embedding table an integer input indexes (Gather on an initializer)."""
-    for node in g.only(name, "Gather"):
-        if len(node.input) == 2 and node.input[1] == name:
-            table = g.initializers.get(node.input[0])
-            if table is not None and table.dims:
-                return int(table.dims[0])
-    return None
+_SHAPE_ONLY = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "Identity", "Transpose",
+               "Expand", "Slice", "Concat", "Tile", "CastLike"}
+
+
+def _vocab(g: GraphView, name: str, depth: int = 8) -> Optional[int]:
+    """Rows of the embedding table an integer input indexes: a Gather on a constant table,
+    reached directly or through ops that only move values (GPT-2 exports reshape the ids
+    first). The smallest table wins when several are indexed."""
+    found, frontier, seen = [], [name], {name}
+    for _ in range(depth):
+        following = []
+        for tensor in frontier:
+            for node in g.consumers.get(tensor, []):
+                if node.op_type == "Gather" and len(node.input) == 2 and node.input[1] == tensor:
+                    table = g.initializers.get(node.input[0])
+                    dims = list(table.dims) if table is not None else list(
+                        np.shape(g.constant(node.input[0])) if g.constant(node.input[0])
+                        is not None else ())
+                    if dims:
+                        found.append(int(dims[0]))
+                elif node.op_type in _SHAPE_ONLY and node.input and node.input[0] == tensor:
+                    following.extend(o for o in node.output if o and o not in seen)
+        seen.update(following)
+        frontier = following
+    return min(found) if found else None
 
 
 class OnnxModel:
