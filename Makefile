@@ -3,15 +3,18 @@
 #   make test   - create .venv, install, run the test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# torch is pinned here (a CPU build); the package metadata itself only asks torch>=2.2
+# torch is pinned here; the package metadata itself only asks torch>=2.2. Everything comes from
+# the package index pip is configured with; TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# takes the CPU build from PyTorch's own index instead (PyPI's Linux wheels bring CUDA).
 TORCH_PIN ?= torch==2.13.0
+TORCH_INDEX ?=
 
 .PHONY: demo test install clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_PIN)"
+	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_PIN)"
 	$(PY) -m pip install -q -e ".[torch,images,dev]"
 	touch $@
 

@@ -176,8 +176,8 @@ def inspect(
         "--arg", help="Keyword argument of a module:factory target, KEY=VALUE (Python literal "
                       "or text); repeatable.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No progress bar and no notices on stderr; errors and the report "
-                              "itself are unchanged.")] = False,
+        "--quiet", "-q", help="No progress bar; the report, errors and -v's messages are "
+                              "unchanged.")] = False,
     select: Annotated[Optional[List[str]], typer.Option(
         "--select", help="Only these rules: codes or prefixes (SAT1 = SAT1xx), comma-separated "
                          "or repeated.", show_default=False)] = None,
@@ -201,7 +201,7 @@ def inspect(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
     """Measure the inputs of every activation on calibration data and flag saturation."""
-    guarded(lambda: _inspect(ctx.params, _configure(ctx, verbose and not quiet),
+    guarded(lambda: _inspect(ctx.params, _configure(ctx, verbose),
                              "batch_size" in _given(ctx)), debug)
 
 

@@ -59,10 +59,9 @@ def test_a_single_unreadable_model_is_still_one_line_and_no_report(broken):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_quiet_changes_no_report_and_prints_nothing_else(tmp_path, fmt):
     (tmp_path / "saturate.toml").write_text("seed = 0\n")
-    loud = run_cli("inspect", GOOD, *FAST, "-f", fmt, "-v", "--config",
-                   str(tmp_path / "saturate.toml"))
-    quiet = run_cli("inspect", GOOD, *FAST, "-f", fmt, "-v", "-q", "--config",
-                    str(tmp_path / "saturate.toml"))
+    config = ("--config", str(tmp_path / "saturate.toml"))
+    loud = run_cli("inspect", GOOD, *FAST, "-f", fmt, "-v", *config)
+    quiet = run_cli("inspect", GOOD, *FAST, "-f", fmt, "-q", *config)
     assert quiet.exit_code == loud.exit_code == 0
     assert quiet.stderr == "" and "config:" in loud.stderr
     same = [re.sub(r"\d+\.\d+e?-?\d*", "N", r.stdout) for r in (loud, quiet)]
