@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from saturate_cli.diagnose.findings import _half_range, measure
 from saturate_cli.diagnose.rules import RULES
 from saturate_cli.model.handle import Site
 from saturate_cli.settings import DEFAULTS
@@ -91,6 +90,8 @@ def test_vanished_tanh_signal_off_centre_gets_rescale_then_shift(tmp_path):
 
 
 def test_vanishing_floor_is_relative_to_the_sweet_range():
+    from saturate_cli.diagnose.findings import _half_range, measure
+
     settings = DEFAULTS
     for kind, params, half in (("tanh", {}, 2.1782), ("relu", {}, 1.0), ("relu6", {}, 3.0)):
         m = measure(Site("s", "t", "X", kind, params), SiteStats(), settings)
