@@ -74,14 +74,21 @@ def _table(report: Report, width: int) -> Table:
     return table
 
 
+def _line(f) -> Text:
+    style = _STYLE[f.severity]
+    return Text.assemble((f"{f.code} ", style), (f"[{f.severity}] ", style), f.message)
+
+
 def _findings(report: Report) -> list:
     lines = []
     for s in report.sites:
         for f in s.findings:
-            lines.append(Text.assemble((f"{f.code} ", _STYLE[f.severity]),
-                                       (f"[{f.severity}] ", _STYLE[f.severity]), f.message))
+            lines.append(_line(f))
             if f.suggestions:
                 lines.append(Text(f"    fix: {f.suggestions[0]['rationale']}", style="dim"))
+            lines += [Text(f"    then: {t['rationale']}", style="dim") for t in f.suggestions[1:]
+                      if "after_factor" in t]  # the second step of a rescale-then-shift
+    lines += [_line(f) for f in report.model_findings if f.code != "SAT901"]  # listed below
     for u in report.not_covered:
         lines.append(Text(f"SAT901 [info] not covered: {u['op']} '{u['name']}': {u['reason']}",
                           style="cyan"))
