@@ -8,7 +8,10 @@ Forward pre-/post-hooks keep the stack of running modules for the names (DESIGN.
 - an activation module's call is named by its path, `layer1.0.relu`; its k-th call in one
   forward pass (k >= 1) is `layer1.0.relu#k` (a reused module gives one site per call);
 - a functional call is `<path of the running module>:<function>#<n>`, n counting that function
-  in that module during the forward pass (`:relu#0` for the top-level module).
+  in that module during the forward pass (`:relu#0` for the top-level module);
+- composite activations (torch_composite.py) are one site: a module of a known class (GPT-2's
+  `NewGELUActivation`) on its input, measured by its pre-hook, its inner calls unseen; GELU's
+  tanh formula written out as `<path>:gelu_tanh#<n>` on x.
 
 Producers come from tensor lineage: the output of `F.linear` / `F.conv*` with a parameter of the
 model as weight is remembered, and followed through views, dropout, norms and bias adds. A layer
@@ -27,6 +30,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from saturate_cli.model.handle import NotCovered, Producer
+from saturate_cli.model.torch_composite import GELU_TANH_LABEL, FormulaWatch, composite_kind
 from saturate_cli.model.torch_kinds import (FUSED_ATTENTION, RECURRENT, call_label, canonical,
                                            classify, module_kind)
 from saturate_cli.model.torch_producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
@@ -46,6 +50,7 @@ class _Frame:
     module: torch.nn.Module
     call: int  # how many times this module ran before in this forward pass
     named: bool = False  # the activation module's own site is taken
+    composite: bool = False  # a composite activation module: its inner calls are not sites
 
 
 def is_activation_module(module: torch.nn.Module) -> bool:
@@ -62,15 +67,32 @@ class _Pass:
         self.module_calls: Counter = Counter()
         self.fn_calls: Counter = Counter()
         self.lineage: dict[int, tuple[weakref.ref, Producer]] = {}
+        self.opaque = 0  # composite activation modules running
+        self.quiet = False  # the sink is running (from a hook): its own calls are not seen
+        self.cubes = FormulaWatch()
 
-    def enter(self, module: torch.nn.Module) -> None:
+    def enter(self, module: torch.nn.Module, args: tuple) -> None:
         path = self.capture.paths.get(id(module), "?")
-        self.stack.append(_Frame(path, module, self.module_calls[path]))
+        hit = composite_kind(type(module).__name__)
+        frame = _Frame(path, module, self.module_calls[path], composite=hit is not None)
+        self.stack.append(frame)
         self.module_calls[path] += 1
+        if hit is None:
+            return
+        self.opaque += 1
+        x = args[0] if args else None
+        if self.opaque == 1 and isinstance(x, torch.Tensor) and x.is_floating_point():
+            frame.named = True
+            self.quiet = True
+            try:  # before the module runs: an in-place module cannot overwrite x first
+                self.sink(path + (f"#{frame.call}" if frame.call else ""),
+                          type(module).__name__, hit[0], hit[1], self.producer_of(x), x)
+            finally:
+                self.quiet = False
 
     def leave(self) -> None:
         if len(self.stack) > 1:
-            self.stack.pop()
+            self.opaque -= self.stack.pop().composite
 
     def site_name(self, func_name: str) -> tuple[str, str]:
         """(site name, op) of an activation call made now."""
@@ -129,11 +151,18 @@ class _Mode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        state = self.state
+        if state.quiet:
+            return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
         base = canonical(name)
         x = args[0] if args else None
-        if isinstance(x, torch.Tensor) and x.is_floating_point():
+        state.cubes.see(base, args)
+        if isinstance(x, torch.Tensor) and x.is_floating_point() and not state.opaque:
             hit = classify(name, args, kwargs)
+            gelu = state.cubes.base_of(x) if hit is not None and hit[0] == "tanh" else None
+            if gelu is not None:  # GELU's tanh formula: the site is on its x
+                hit, x, name = ("gelu_tanh", {}), gelu, GELU_TANH_LABEL
             if hit is not None:
                 site, op = self.state.site_name(name)
                 producer = self.state.producer_of(x)
@@ -172,7 +201,7 @@ class EagerCapture:
 
     def _pre(self, module, args):
         if self._state is not None:
-            self._state.enter(module)
+            self._state.enter(module, args)
 
     def _post(self, module, args, out):
         if self._state is not None:

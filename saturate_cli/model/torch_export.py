@@ -4,7 +4,8 @@
 module stack they came from (`nn_module_stack`). Sites are planned once from the graph, named
 exactly like the eager capture names them (module path, or `path:fn#n` for functional calls;
 an activation module's site is the first node run inside it, so Softsign's decomposed
-abs/add/div is still one softsign site), and the Interpreter hands each site's input to the
+abs/add/div is still one softsign site; a composite activation module, torch_composite.py, is
+one site on its input, none inside it), and the Interpreter hands each site's input to the
 sink before the node runs. Producers are found by walking the graph back from that input.
 """
 
@@ -20,12 +21,16 @@ import torch.fx
 
 from saturate_cli.errors import ModelLoadError, first_line
 from saturate_cli.model.handle import InputSpec, NotCovered, Producer
+from saturate_cli.model.torch_composite import GELU_TANH_LABEL, composite_kind, \
+    is_gelu_tanh_input
 from saturate_cli.model.torch_handle import TorchModel
 from saturate_cli.model.torch_kinds import (CALLS, FUSED_ATTENTION, call_label, canonical,
                                            classify, module_kind)
 from saturate_cli.model.torch_producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
 
 _MAX_STEPS = 8
+_ARITHMETIC = ("mul", "add", "sub", "rsub", "div", "pow")
+_MAX_FORMULA = 16  # nodes in a written-out activation formula
 
 
 def op_name(target) -> str:
@@ -43,12 +48,26 @@ def _scope(node: torch.fx.Node) -> tuple[str, str, str]:
     return key, path if isinstance(path, str) else "", cls
 
 
+def _composite(node: torch.fx.Node) -> Optional[tuple[str, str, str, tuple]]:
+    """(instance key, path, class, (kind, params)) of the outermost composite activation module
+    the node runs in, if any."""
+    for key, (path, cls) in (node.meta.get("nn_module_stack") or {}).items():
+        short = (cls if isinstance(cls, str) else getattr(cls, "__name__", str(cls))
+                 ).rsplit(".", 1)[-1]
+        hit = composite_kind(short)
+        if hit is not None:
+            return key, path if isinstance(path, str) else "", short, hit
+    return None
+
+
 @dataclass(frozen=True)
 class PlannedSite:
     name: str
     op: str
     module_kind: Optional[str]  # kind of the activation module, when it is one
     producer: Optional[Producer]
+    params: Optional[dict] = None  # a composite module's (kind, params) are fixed
+    input: Optional[torch.fx.Node] = None  # the node measured, when not the first argument
 
 
 def _from_torch_nn(cls: str) -> bool:
@@ -65,6 +84,10 @@ def plan_sites(gm: torch.fx.GraphModule) -> tuple[dict[torch.fx.Node, PlannedSit
         if node.op != "call_function":
             continue
         name = op_name(node.target)
+        composite = _composite(node)
+        if composite is not None:
+            _plan_composite(gm, node, composite, plan, instances, path_calls)
+            continue
         key, path, cls = _scope(node)
         short = cls.rsplit(".", 1)[-1]
         kind = module_kind(short) if _from_torch_nn(cls) else None
@@ -78,6 +101,12 @@ def plan_sites(gm: torch.fx.GraphModule) -> tuple[dict[torch.fx.Node, PlannedSit
             k = instances[key]
             plan[node] = PlannedSite(path + (f"#{k}" if k else ""), short, kind,
                                      find_producer(gm, node.args[0]))
+        elif canonical(name) == "tanh" and kind is None and gelu_leaf(node) is not None:
+            n = fn_calls[(path, GELU_TANH_LABEL)]
+            fn_calls[(path, GELU_TANH_LABEL)] += 1
+            x = gelu_leaf(node)
+            plan[node] = PlannedSite(f"{path}:{GELU_TANH_LABEL}#{n}", GELU_TANH_LABEL,
+                                     "gelu_tanh", find_producer(gm, x), {}, x)
         elif canonical(name) in CALLS and kind is None:
             label = call_label(name)
             n = fn_calls[(path, label)]
@@ -85,6 +114,62 @@ def plan_sites(gm: torch.fx.GraphModule) -> tuple[dict[torch.fx.Node, PlannedSit
             plan[node] = PlannedSite(f"{path}:{label}#{n}", name, None,
                                      find_producer(gm, node.args[0]))
     return plan, uncovered
+
+
+def _plan_composite(gm, node, composite, plan, instances, path_calls) -> None:
+    """A composite module's first node is its site, on the first tensor it reads."""
+    key, path, cls, (kind, params) = composite
+    x = next((a for a in node.args if isinstance(a, torch.fx.Node)), None)
+    if key in instances or x is None:
+        return
+    instances[key] = k = path_calls[path]
+    path_calls[path] += 1
+    plan[node] = PlannedSite(path + (f"#{k}" if k else ""), cls, kind, find_producer(gm, x),
+                             params, x)
+
+
+def gelu_leaf(tanh: torch.fx.Node) -> Optional[torch.fx.Node]:
+    """x when the tanh's input is √(2/π)(x + 0.044715x³) written out: arithmetic on x and
+    numbers alone, equal to that formula on a probe."""
+    if not tanh.args or not isinstance(tanh.args[0], torch.fx.Node):
+        return None
+    leaves: set = set()
+    nodes = _formula(tanh.args[0], leaves, [])
+    if nodes is None or len(leaves) != 1:
+        return None
+    leaf = next(iter(leaves))
+    probe = torch.linspace(-6.0, 6.0, 97, dtype=torch.float64)
+    values = {leaf: probe}
+
+    def value(node):
+        if node not in values:
+            values[node] = node.target(*[value(a) if isinstance(a, torch.fx.Node) else a
+                                         for a in node.args])
+        return values[node]
+
+    try:
+        return leaf if is_gelu_tanh_input(value(tanh.args[0]), probe) else None
+    except Exception:  # noqa: BLE001 - an operator that does not take the probe
+        return None
+
+
+def _formula(node, leaves: set, nodes: list) -> Optional[list]:
+    """The arithmetic nodes an expression is made of (users first), its tensor leaves in
+    `leaves`; None when it holds anything else or is too long."""
+    if node.op != "call_function" or canonical(op_name(node.target)) not in _ARITHMETIC:
+        leaves.add(node)
+        return nodes
+    if len(nodes) >= _MAX_FORMULA or node.kwargs:
+        return None
+    if node not in nodes:
+        nodes.append(node)
+    for a in node.args:
+        if isinstance(a, torch.fx.Node):
+            if _formula(a, leaves, nodes) is None:
+                return None
+        elif not isinstance(a, (int, float)):
+            return None
+    return nodes
 
 
 def _param(gm: torch.fx.GraphModule, node) -> Optional[tuple[str, torch.Tensor]]:
@@ -125,16 +210,23 @@ class _Interpreter(torch.fx.Interpreter):
     def __init__(self, gm, plan, sink):
         super().__init__(gm)
         self.plan, self.sink = plan, sink
+        self.wanted = {s.input for s in plan.values() if s.input is not None}
+        self.kept: dict = {}  # site inputs read later than the Interpreter keeps them
 
     def run_node(self, n):
         site = self.plan.get(n)
         if site is not None:
             args, kwargs = self.fetch_args_kwargs_from_env(n)
-            x = args[0] if args else None
+            x = self.kept.pop(site.input, None) if site.input is not None else \
+                args[0] if args else None
             if isinstance(x, torch.Tensor) and x.is_floating_point():
-                hit = classify(op_name(n.target), args, kwargs) or (site.module_kind, {})
+                hit = (site.module_kind, site.params) if site.params is not None else \
+                    classify(op_name(n.target), args, kwargs) or (site.module_kind, {})
                 self.sink(site.name, site.op, hit[0], hit[1], site.producer, x)
-        return super().run_node(n)
+        out = super().run_node(n)
+        if n in self.wanted:
+            self.kept[n] = out
+        return out
 
 
 class ExportRunner:
