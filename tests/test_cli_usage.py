@@ -128,3 +128,11 @@ def test_ci_runs_make_test_and_the_makefile_installs_from_the_repository():
     assert "pytest" in test_rule and ".." not in test_rule
     assert '-e ".[torch,images,dev]"' in makefile and "../" not in makefile
 
+
+
+def test_counts_and_shares_are_worded_right():
+    from saturate_cli.render import percent, plural
+
+    assert [plural(n, "site") for n in (0, 1, 2)] == ["0 sites", "1 site", "2 sites"]
+    assert plural(1, "batch") == "1 batch" and plural(3, "batch") == "3 batches"
+    assert [percent(x) for x in (0, 0.004, 0.3, 0.996, 1)] == ["0%", "<1%", "30%", ">99%", "100%"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-from saturate_cli.report.model import Report, plural
+from saturate_cli.report.model import Report, percent, plural
 
-__all__ = ["FORMATS", "plural", "renderer"]
+__all__ = ["FORMATS", "percent", "plural", "renderer"]  # wording helpers for every renderer
 
 # format name -> module in this package exposing render(reports) -> str
 FORMATS = {"text": "text", "json": "json_", "ndjson": "ndjson", "sarif": "sarif",

@@ -27,6 +27,16 @@ def plural(n: int, word: str, many: Optional[str] = None) -> str:
     return f"{n} {many or (word + 'es' if word.endswith(('s', 'ch', 'sh', 'x')) else word + 's')}"
 
 
+def percent(fraction: float) -> str:
+    """'30%', never '0%' or '100%' for a share that is neither: '<1%', '>99%'."""
+    text = f"{fraction:.0%}"
+    if text == "0%" and fraction > 0:
+        return "<1%"
+    if text == "100%" and fraction < 1:
+        return ">99%"
+    return text
+
+
 def partial_note(batches: int) -> str:
     """What an interrupted run says in its notes and in every CI format."""
     return (f"partial report: interrupted (Ctrl-C) after {plural(batches, 'batch')}; the "
