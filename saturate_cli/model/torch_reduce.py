@@ -2,8 +2,10 @@
 
 The same per-batch quantities as the ONNX in-graph instrumentation (onnx_instrument.py): count,
 sum and (shifted) sum of squares, min, max, per-unit tail counts, a strided subsample for the
-histogram, softmax rows / collapsed rows / a row sample. Only those small results leave the
-device; a batch with NaN/Inf is measured exactly with the numpy path instead.
+histogram, softmax rows / collapsed rows / a row sample. Softmax inputs leave their masked
+logits out (stats/softmax_rows.py defines them: MASKED_GAP below the row maximum, or at or below
+half the dtype's minimum) and count the rows with at most one unmasked logit apart. Only those
+small results leave the device; a batch with NaN/Inf is measured exactly with the numpy path.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from saturate_cli.activations import get_kind
 from saturate_cli.model.handle import Site
+from saturate_cli.settings import MASKED_GAP
 from saturate_cli.stats.reductions import (OFF_CENTRE, Reductions, sample_step,
                                            stats_from_reductions)
 from saturate_cli.stats.site_stats import ROWS_PER_BATCH, SiteStats, stats_of_array
@@ -42,7 +45,29 @@ def plan_for(site: Site, tau: float) -> Plan:
 
 
 def _host(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to("cpu", torch.float64).numpy()
+    """The tensor in numpy, in its own dtype (the mask floor depends on it); bfloat16 as
+    float32, numpy having none."""
+    t = t.detach().cpu()
+    return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+
+
+def masked_logits(x: torch.Tensor, axis: int, dtype: torch.dtype) -> torch.Tensor:
+    """Softmax logits masked out (boolean, x's shape): MASKED_GAP or more below the row's
+    maximum where that gap is representable, or at or below half of `dtype`'s minimum."""
+    top = x.amax(dim=axis, keepdim=True)
+    cutoff = top - MASKED_GAP
+    return ((x <= cutoff) & (cutoff < top)) | (x <= 0.5 * torch.finfo(dtype).min)
+
+
+def _extremes(x: torch.Tensor, masked: Optional[torch.Tensor]) -> tuple[float, float, int]:
+    """(min, max) of the values measured and how many are masked: one host transfer."""
+    if masked is None:
+        lo, hi = torch.aminmax(x)
+        return float(lo), float(hi), 0
+    lo = x.masked_fill(masked, math.inf).amin()
+    hi = x.masked_fill(masked, -math.inf).amax()
+    got = torch.stack([lo.double(), hi.double(), masked.sum().double()]).tolist()
+    return got[0], got[1], int(got[2])
 
 
 # Above this magnitude float32 sums of squares may overflow (BERT masks put -3.4e38 into
@@ -55,12 +80,14 @@ _TINY_EXPONENT = -40  # below, float32 squares underflow: such tensors are scale
 _CHUNK = 2**16  # values per BLAS dot: one dot over 6 M values drifts by ~5e-6, chunks by ~1e-8
 
 
-def _squares(w: torch.Tensor, total: torch.Tensor, size: int) -> torch.Tensor:
+def _squares(w: torch.Tensor, total: torch.Tensor, size: int,
+             masked: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Sum of (w - mean)^2 in float64, ~1e-7 relative.
 
     Float32 dots over chunks of _CHUNK values, accumulated in float64 (one read, no copy);
     when the values sit off-centre (|mean| > OFF_CENTRE std: the dots would cancel) the
     squares are taken about the mean instead (torch's cascade sum; a subtraction and a copy).
+    `masked` values (zeros in w) are left out.
     """
     flat = w.reshape(-1)
     dots = torch.stack([torch.dot(c, c) for c in flat.split(_CHUNK)])
@@ -70,6 +97,8 @@ def _squares(w: torch.Tensor, total: torch.Tensor, size: int) -> torch.Tensor:
     if (c2 + 1.0) * t * t <= c2 * size * q:
         return about_zero - total.double() * (total.double() / size)
     d = w - (total / size).to(w.dtype)
+    if masked is not None:
+        d.masked_fill_(masked, 0.0)
     return d.mul_(d).sum(dtype=torch.float64)
 
 
@@ -90,22 +119,26 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
     min/max first (a non-finite batch stops there and is measured exactly by the numpy path),
     then every other result in one concatenated float64 vector.
     """
-    x = x.detach()
+    x, dtype = x.detach(), x.dtype
     if x.dtype not in _MEASURED:
         x = x.float()
-    size = x.numel()
-    if size == 0:
+    numel = x.numel()
+    if numel == 0:
         return Reductions(0, 0.0, 0.0, float("inf"), float("-inf"), np.zeros(0))
-    lo, hi = (float(v) for v in torch.stack(torch.aminmax(x)).tolist())
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return Reductions(size, math.nan, math.nan, lo, hi, np.zeros(0))
-    scale, w = 1.0, x
+    softmax = plan.softmax_axis is not None and x.dim() >= 1
+    masked = masked_logits(x, plan.softmax_axis, dtype) if softmax else None
+    lo, hi, hidden = _extremes(x, masked)
+    size = numel - hidden  # the values measured
+    if not (size and math.isfinite(lo) and math.isfinite(hi)):
+        return Reductions(numel, math.nan, math.nan, lo, hi, np.zeros(0))
+    w = x if masked is None else x.masked_fill(masked, 0.0)
+    scale = 1.0
     peak = max(-lo, hi)
     exponent = math.frexp(peak)[1]
     if x.dtype == torch.float32 and peak > 0 and not \
             _TINY_EXPONENT <= exponent <= _SAFE_EXPONENT:
         scale = math.ldexp(1.0, _SAFE_EXPONENT - exponent)
-        w = x * scale
+        w = w * scale
     unit = plan.unit_axis % x.dim() if plan.unit_axis is not None and x.dim() >= 1 else None
     others = [a for a in range(x.dim()) if a != unit]
     if unit is not None:
@@ -114,11 +147,12 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
         unit_sum = unit_sum.double() / scale if scale != 1.0 else unit_sum
     else:
         total = w.sum(dtype=torch.float64) if w.dtype == torch.float64 else w.sum().double()
-    squares = _squares(w, total, size)
+    squares = _squares(w, total, size, masked)
     if scale != 1.0:
         total, squares = total.double() / scale, squares.double() / (scale * scale)
     scalars = [total, squares.double()]
-    vectors = [x.reshape(-1)[:: sample_step(size)].double()]
+    shown = x if masked is None else x.masked_fill(masked, math.nan)
+    vectors = [shown.reshape(-1)[:: sample_step(numel)].double()]
     if unit is not None:
         vectors.append(unit_sum.double())
     for limit, below in ((plan.low, True), (plan.high, False)):
@@ -129,7 +163,6 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
             scalars.append(torch.count_nonzero(mask).double())
         else:
             vectors.append(_counts(mask, others, size).double())
-    softmax = plan.softmax_axis is not None and x.dim() >= 1
     if softmax:
         axis = plan.softmax_axis
         # max probability > 1 - tau' (the numpy path: sum of exp(x - max) < 1 / (1 - tau'))
@@ -138,7 +171,9 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
             limit = math.log1p(-softmax_tau) if plan.log_probs else 1.0 - softmax_tau
         else:
             top, limit = torch.softmax(x, dim=axis).amax(dim=axis), 1.0 - softmax_tau
-        scalars.append(torch.count_nonzero(top > limit).double())
+        lonely = (~masked).sum(dim=axis) <= 1  # masked rows: one-hot by construction
+        scalars += [torch.count_nonzero((top > limit) & ~lonely).double(),
+                    torch.count_nonzero(lonely).double()]
         rows = x.movedim(axis, -1).reshape(-1, x.shape[axis])[:ROWS_PER_BATCH]
         vectors.append(rows.reshape(-1).double())
     host = torch.cat([torch.stack(scalars)] + vectors).cpu().numpy()
@@ -159,7 +194,8 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
             setattr(r, field, host[at:at + units].astype(np.int64))
             at += units
     if softmax:
-        r.rows, r.collapsed = size // x.shape[plan.softmax_axis], int(host[k])
+        r.rows, r.collapsed = numel // x.shape[plan.softmax_axis], int(host[k])
+        r.masked_rows, r.masked = int(host[k + 1]), hidden
         r.row_sample = host[at:].reshape(-1, x.shape[plan.softmax_axis])
     return r
 
