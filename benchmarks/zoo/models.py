@@ -87,7 +87,7 @@ def _hf(name: str) -> nn.Module:
     if name == "bert":
         cfg = tf.BertConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2,
                             num_attention_heads=2, intermediate_size=128, **small)
-        return tf.BertModel(cfg, add_pooling_layer=True)
+        return tf.BertModel(cfg, add_pooling_layer=False)  # dead code once traced
     if name == "gpt2":
         cfg = tf.GPT2Config(vocab_size=1000, n_embd=64, n_layer=2, n_head=2, n_positions=64,
                             bos_token_id=1, eos_token_id=2,
@@ -96,7 +96,7 @@ def _hf(name: str) -> nn.Module:
     if name == "vit":
         cfg = tf.ViTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2,
                            num_attention_heads=2, intermediate_size=128, **small)
-        return tf.ViTModel(cfg)
+        return tf.ViTModel(cfg, add_pooling_layer=False)
     if name == "whisper":
         cfg = tf.WhisperConfig(vocab_size=1000, num_mel_bins=80, d_model=64, encoder_layers=2,
                                decoder_layers=2, encoder_attention_heads=2,

@@ -44,10 +44,12 @@ def compare(report: dict, truths: list) -> list:
                 diffs.append(f"{where}: {k} {st.get(k)!r} != {t[k]!r}")
         got = sat.get("fraction")
         if "rows" in t:
-            rows, col = sat.get("rows"), sat.get("collapsed_rows")
-            if (rows, col) != (t["rows"], t["collapsed_rows"]):
-                diffs.append(f"{where}: rows/collapsed {rows}/{col} != "
-                             f"{t['rows']}/{t['collapsed_rows']}")
+            got3 = (sat.get("rows"), sat.get("masked_rows", t.get("masked_rows")),
+                    sat.get("collapsed_rows"))
+            want3 = (t["rows"], t.get("masked_rows"), t["collapsed_rows"])
+            if got3 != want3:
+                diffs.append(f"{where}: rows/masked/collapsed {'/'.join(map(str, got3))} != "
+                             f"{'/'.join(map(str, want3))}")
             if got is None or abs(got - t["fraction"]) > ABS_FRACTION:
                 diffs.append(f"{where}: softmax fraction {got!r} != collapsed share "
                              f"{t['fraction']!r}")

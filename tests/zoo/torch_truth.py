@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from tests.zoo.truth import SOFTMAX_TAU, TAU, closed_forms
+from tests.zoo.truth import TAU, closed_forms, softmax_truth
 
 MODULE_KINDS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.GELU: "gelu",
                 nn.SiLU: "silu", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid",
@@ -27,9 +27,20 @@ FUNCS = {"relu", "sigmoid", "tanh", "gelu", "silu", "hardswish", "hardsigmoid", 
          "relu6", "hardtanh"}
 
 
+# transformers.activations classes: one site on the module's input, or (the alternative the
+# report may take instead) the functional calls inside them
+HF_KINDS = {"GELUActivation": ("gelu", {}), "NewGELUActivation": ("gelu", {"approximate": "tanh"}),
+            "GELUTanh": ("gelu", {"approximate": "tanh"}),
+            "PytorchGELUTanh": ("gelu", {"approximate": "tanh"}),
+            "FastGELUActivation": ("gelu", {"approximate": "tanh"}),
+            "QuickGELUActivation": ("silu", {"alpha": 1.702}), "SiLUActivation": ("silu", {})}
+
+
 def module_kind(m: nn.Module):
-    """The activation kind of a torch.nn activation module (exact class), else None: other
-    modules (transformers' GELUActivation, ...) are code whose calls are measured."""
+    """The activation kind of a torch.nn activation module (exact class), "hf" for a
+    transformers activation class, else None."""
+    if type(m).__name__ in HF_KINDS and type(m).__module__.startswith("transformers"):
+        return "hf"
     return MODULE_KINDS.get(type(m))
 
 
@@ -55,7 +66,9 @@ def saturated(kind: str, x: np.ndarray, p: dict) -> np.ndarray:
         return np.abs(x) > cf[kind]
     if kind == "gelu":
         return x < cf["gelu_tanh" if p.get("approximate") == "tanh" else "gelu"]
-    if kind in ("silu", "mish", "softplus"):
+    if kind == "silu":
+        return x < cf["silu"] / p.get("alpha", 1.0)
+    if kind in ("mish", "softplus"):
         return x < cf[kind]
     if kind == "hardswish":
         return x < -3.0
@@ -75,19 +88,21 @@ def saturated(kind: str, x: np.ndarray, p: dict) -> np.ndarray:
     raise KeyError(kind)
 
 
-def summary(kind: str, x: np.ndarray, p: dict) -> dict:
-    fin = x[np.isfinite(x)]
-    t = {"kind": kind, "count": int(x.size), "mean": float(fin.mean()),
-         "std": float(fin.std()), "min": float(fin.min()), "max": float(fin.max())}
+def summary(kind: str, x: np.ndarray, p: dict, dtype=np.float32) -> dict:
     if kind in ("softmax", "log_softmax"):
         dim = p.get("dim", -1)
-        r = np.moveaxis(x, dim if dim is not None else -1, -1).reshape(-1, x.shape[dim or -1])
-        z = np.exp(r - r.max(axis=1, keepdims=True))
-        col = int(((z / z.sum(axis=1, keepdims=True)).max(axis=1) > 1 - SOFTMAX_TAU).sum())
-        t.update(rows=int(r.shape[0]), collapsed_rows=col, fraction=col / r.shape[0])
-    else:
-        t["fraction"] = float(saturated(kind, x, p).sum() / x.size)
-    return t
+        dim = -1 if dim is None else dim
+        r = np.moveaxis(x, dim, -1).reshape(-1, x.shape[dim]) if x.ndim else x.reshape(1, 1)
+        return dict(kind=kind, **softmax_truth(r, dtype))
+    fin = x[np.isfinite(x)]
+    return {"kind": kind, "count": int(x.size), "mean": float(fin.mean()),
+            "std": float(fin.std()), "min": float(fin.min()), "max": float(fin.max()),
+            "fraction": float(saturated(kind, x, p).sum() / x.size)}
+
+
+def _np(t: torch.Tensor):
+    return t.detach().double().cpu().numpy(), np.dtype(str(t.dtype).replace("torch.", "")) \
+        if t.dtype in (torch.float16, torch.float32, torch.float64) else np.float32
 
 
 class _Calls(TorchFunctionMode):
@@ -99,13 +114,15 @@ class _Calls(TorchFunctionMode):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "").rstrip("_")
         top = self.stack[-1] if self.stack else ("", None)
-        if name in FUNCS and top[1] is None and args and isinstance(args[0], torch.Tensor):
+        if name in FUNCS and top[1] in (None, "hf") and args \
+                and isinstance(args[0], torch.Tensor):
             n = self.counters.get((top[0], name), 0)
             self.counters[(top[0], name)] = n + 1
             kind = "softmax" if name == "log_softmax" else name
-            x = args[0].detach().double().numpy()
-            self.out[f"{top[0]}:{name}#{n}"] = summary(kind, x, _params(name, None, args,
-                                                                        kwargs))
+            x, dt = _np(args[0])
+            t = summary(kind, x, _params(name, None, args, kwargs), dt)
+            into = self.out[top[0]]["alt"] if top[1] == "hf" else self.out
+            into[f"{top[0]}:{name}#{n}"] = t
         return func(*args, **kwargs)
 
 
@@ -119,8 +136,12 @@ def module_truth(model: nn.Module, inputs: dict) -> dict:
             if kind is not None and args and isinstance(args[0], torch.Tensor):
                 again = sum(k.startswith(path + "#") for k in out) + 1
                 key = path if path not in out else f"{path}#{again}"
-                out[key] = summary(kind, args[0].detach().double().numpy(),
-                                   _params(kind, mod))
+                x, dt = _np(args[0])
+                if kind == "hf":
+                    k, p = HF_KINDS[type(mod).__name__]
+                    out[key] = dict(summary(k, x, p, dt), alt={})
+                else:
+                    out[key] = summary(kind, x, _params(kind, mod), dt)
             stack.append((path, kind))
 
         handles.append(m.register_forward_pre_hook(pre))
@@ -135,15 +156,22 @@ def module_truth(model: nn.Module, inputs: dict) -> dict:
 
 
 def compare_named(report: dict, truths: dict) -> list:
-    """Differences between the report's sites (by name) and the torch truth."""
+    """Differences between the report's sites (by name) and the torch truth; a transformers
+    activation module may be reported as one site or as the calls inside it (`alt`)."""
     from tests.zoo.compare import compare
     sites = {s["name"]: s for s in report.get("sites", [])}
     diffs = []
     for name, t in truths.items():
-        if name not in sites:
-            diffs.append(f"site missed: {name} ({t['kind']})")
-            continue
-        rec = dict(t, op=sites[name].get("op"), input=sites[name].get("input"))
-        diffs += [d.replace(f"{rec['op']}({rec['input']})", name)
-                  for d in compare({"sites": [sites[name]]}, [rec])]
+        alt = t.get("alt") or {}
+        if name in sites or not alt or not all(a in sites for a in alt):
+            pairs = [(name, t)]
+        else:
+            pairs = list(alt.items())
+        for n, tt in pairs:
+            if n not in sites:
+                diffs.append(f"site missed: {n} ({tt['kind']})")
+                continue
+            rec = dict(tt, op=sites[n].get("op"), input=sites[n].get("input"))
+            diffs += [d.replace(f"{rec['op']}({rec['input']})", n)
+                      for d in compare({"sites": [sites[n]]}, [rec])]
     return diffs

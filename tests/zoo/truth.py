@@ -110,8 +110,9 @@ def _needed(node) -> list:
     return names
 
 
-def site_values(model: onnx.ModelProto, feeds: dict) -> dict:
-    """name -> float64 array for every tensor the activation nodes read."""
+def site_values(model: onnx.ModelProto, feeds: dict, dtypes: Optional[dict] = None) -> dict:
+    """name -> float64 array for every tensor the activation nodes read (their own dtypes
+    into `dtypes` when given)."""
     wanted = []
     for node in activation_nodes(model):
         wanted += [n for n in _needed(node) if n not in wanted]
@@ -122,6 +123,8 @@ def site_values(model: onnx.ModelProto, feeds: dict) -> dict:
     if rest:
         outs = _run_exposed(model, feeds, rest)
         got.update(outs)
+    if dtypes is not None:
+        dtypes.update({k: np.asarray(v).dtype for k, v in got.items()})
     return {k: np.asarray(v).astype(np.float64) for k, v in got.items()}
 
 
@@ -227,45 +230,76 @@ def _clip_bounds(node, vals: dict, opset: int):
     return lo, hi
 
 
-def softmax_rows(node, x: np.ndarray, opset: int) -> tuple:
-    """(rows, collapsed rows): a row collapses when its max probability exceeds 1 - 0.01."""
+MASKED_GAP = 5e3  # a logit this far below its row's max is masked (the report's `masked`)
+
+
+def _floor(dtype) -> float:
+    """Half the most negative value of the logits' dtype (float32 where it has none)."""
+    try:
+        return 0.5 * float(np.finfo(dtype).min)
+    except (TypeError, ValueError):
+        try:
+            import ml_dtypes
+            return 0.5 * float(ml_dtypes.finfo(dtype).min)
+        except (ImportError, TypeError, ValueError):
+            return 0.5 * float(np.finfo(np.float32).min)
+
+
+def softmax_truth(r: np.ndarray, dtype) -> dict:
+    """Statistics of softmax logits `r` (rows x logits, float64). Masked logits (MASKED_GAP
+    or more below the row's finite max, or at most half the dtype's minimum) are left out of
+    count and moments; rows with at most one unmasked logit are not judged; a judged row
+    collapses when its max probability exceeds 1 - 0.01."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = r.max(axis=1, keepdims=True) if r.size else r[:, :1]
+        masked = ((r <= top - MASKED_GAP) & np.isfinite(top)) | (r <= _floor(dtype))
+        z = np.exp(r - top)
+        p = z.max(axis=1) / z.sum(axis=1) if r.size else np.zeros(r.shape[0])
+    kept = r[~masked]
+    fin = kept[np.isfinite(kept)]
+    lonely = (~masked).sum(axis=1) <= 1
+    collapsed = int(((p > 1 - SOFTMAX_TAU) & ~lonely).sum())
+    judged = int(r.shape[0] - lonely.sum())
+    return {"count": int(kept.size), "mean": float(fin.mean()) if fin.size else None,
+            "std": float(fin.std()) if fin.size else None,
+            "min": float(fin.min()) if fin.size else None,
+            "max": float(fin.max()) if fin.size else None,
+            "rows": int(r.shape[0]), "masked_rows": int(lonely.sum()),
+            "collapsed_rows": collapsed, "fraction": collapsed / judged if judged else 0.0}
+
+
+def softmax_rows_of(node, x: np.ndarray, opset: int) -> np.ndarray:
+    """The rows a Softmax/LogSoftmax normalises: along `axis` (opset >= 13), else the
+    flattened dims from `axis` on (default 1)."""
     if x.ndim == 0:
         x = x.reshape(1)
     if opset >= 13:
         axis = _attr(node, "axis", -1) % x.ndim
-        r = np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis])
-    else:
-        axis = _attr(node, "axis", 1) % max(x.ndim, 1)
-        r = x.reshape(int(np.prod(x.shape[:axis], dtype=np.int64)), -1)
-    if r.size == 0:
-        return r.shape[0], 0
-    with np.errstate(invalid="ignore", over="ignore"):
-        z = r - r.max(axis=1, keepdims=True)
-        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    return int(r.shape[0]), int((p.max(axis=1) > 1 - SOFTMAX_TAU).sum())
+        return np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis])
+    axis = _attr(node, "axis", 1) % max(x.ndim, 1)
+    return x.reshape(int(np.prod(x.shape[:axis], dtype=np.int64)), -1)
 
 
-def node_truth(node, vals: dict, opset: int) -> dict:
+def node_truth(node, vals: dict, opset: int, dtypes: Optional[dict] = None) -> dict:
     """count, mean, std (population, finite values), min, max and saturation of one site."""
     x = vals[node.input[0]]
-    fin = x[np.isfinite(x)]
-    t = {"op": node.op_type, "input": node.input[0], "count": int(x.size),
-         "mean": float(fin.mean()) if fin.size else None,
-         "std": float(fin.std()) if fin.size else None,
-         "min": float(fin.min()) if fin.size else None,
-         "max": float(fin.max()) if fin.size else None}
+    t = {"op": node.op_type, "input": node.input[0]}
     if node.op_type in ("Softmax", "LogSoftmax"):
-        rows, collapsed = softmax_rows(node, x, opset)
-        t.update(rows=rows, collapsed_rows=collapsed,
-                 fraction=collapsed / rows if rows else 0.0)
-    else:
-        mask = saturated_mask(node, x, vals, opset)
-        t["fraction"] = float(mask.sum() / x.size) if x.size else 0.0
+        dtype = (dtypes or {}).get(node.input[0], np.float32)
+        return dict(t, **softmax_truth(softmax_rows_of(node, x, opset), dtype))
+    fin = x[np.isfinite(x)]
+    t.update(count=int(x.size), mean=float(fin.mean()) if fin.size else None,
+             std=float(fin.std()) if fin.size else None,
+             min=float(fin.min()) if fin.size else None,
+             max=float(fin.max()) if fin.size else None)
+    mask = saturated_mask(node, x, vals, opset)
+    t["fraction"] = float(mask.sum() / x.size) if x.size else 0.0
     return t
 
 
 def model_truth(model: onnx.ModelProto, feeds: dict) -> list:
     """The truth of every explicit activation node, in graph order."""
-    vals = site_values(model, feeds)
+    dtypes = {}
+    vals = site_values(model, feeds, dtypes)
     opset = opset_of(model)
-    return [node_truth(n, vals, opset) for n in activation_nodes(model)]
+    return [node_truth(n, vals, opset, dtypes) for n in activation_nodes(model)]
