@@ -133,3 +133,30 @@ def test_fix_keeps_if_branches(tmp_path):
     result = run_cli("fix", str(src), "-o", str(out), "--json", "-n", "16")
     assert result.exit_code in (0, 1), result.stderr
     assert [n.op_type for n in onnx.load(str(out)).graph.node].count("If") == 1
+
+
+def test_rescale_then_shift_applied_together(tmp_path):
+    """A vanished, off-centre tanh input (std ~1e-6 around 3): the report says rescale, then
+    shift the rescaled layer; fix applies both before re-measuring and leaves it healthy."""
+    rng = np.random.default_rng(3)
+    w = (rng.standard_normal((8, 8)) * 1e-7).astype(np.float32)
+    b = np.full(8, 3.0, np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["z"], name="fc", transB=1),
+         helper.make_node("Tanh", ["z"], ["y"], name="act")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 8])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    src, out = tmp_path / "m.onnx", tmp_path / "fixed.onnx"
+    onnx.save(model, str(src))
+    result = run_cli("fix", str(src), "-o", str(out), "--json", "-n", "64")
+    summary = json.loads(result.stdout)
+    assert [c["kind"] for c in summary["applied"]][:2] == ["xavier_rescale", "shift_bias"]
+    assert result.exit_code == 0, result.stdout
+    w1, b1 = _producer_weights(onnx.load(str(out)), "fc")
+    x = rng.standard_normal((256, 8))
+    pre = x @ w1.T.astype(np.float64) + b1
+    assert (np.abs(pre) >= 2.1782).mean() < 0.10  # tanh's tails, computed here
+    assert 0.1 < pre.std() < 3 and abs(pre.mean()) < 1

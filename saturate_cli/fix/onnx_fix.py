@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import onnx
@@ -63,10 +63,13 @@ def _rewire(model: onnx.ModelProto, g: GraphView, node: onnx.NodeProto, index: i
 
 
 def _transform_input(model, g, nodes, initializer: str, change) -> Optional[str]:
-    """Replace the input of the first node in `nodes` that reads `initializer` by change(value)."""
+    """Replace the input of the first node in `nodes` that reads `initializer` (or the fresh
+    copy an earlier change of this run made of it) by change(value)."""
     for node in nodes:
         for i, tensor in enumerate(node.input):
-            if tensor and _origin(g, tensor) == initializer:
+            origin = _origin(g, tensor) if tensor else ""
+            if origin and (origin == initializer or
+                           origin.startswith(f"{initializer}__saturate_fix")):
                 value = g.constant(tensor)
                 if value is None:
                     return None
@@ -143,22 +146,34 @@ def _origin(g: GraphView, tensor: str) -> str:
     return tensor
 
 
-def _next_fix(report: Report, done: set) -> Optional[tuple[SiteReport, dict]]:
+def _next_fix(report: Report, done: set) -> Optional[tuple[SiteReport, list[dict]]]:
+    """The next site to change and its remedy: the first applicable suggestion, with the
+    shift that the report says follows a rescale (`after_factor`), applied in that order."""
     for site in report.sites:
         if site.name in done:
             continue
-        for finding in site.findings:
-            if finding.severity == "info":
-                continue
-            for tip in finding.suggestions:
-                if tip["kind"] in APPLICABLE:
-                    return site, tip
+        remedies = [r for r in (_remedy(f.suggestions) for f in site.findings
+                                if f.severity != "info") if r]
+        if remedies:  # a rescale-then-shift answers a shift and a scale finding at once
+            return site, max(remedies, key=len)
     return None
 
 
+def _remedy(tips) -> list[dict]:
+    """A finding's first applicable suggestion, and the shift that follows it (if any)."""
+    for i, tip in enumerate(tips):
+        if tip["kind"] in APPLICABLE:
+            then = [t for t in tips[i + 1:] if t.get("after_factor") is not None
+                    and t["kind"] in APPLICABLE]
+            return [tip] + then[:1]
+    return []
+
+
 def fix_onnx(path: Path, settings: Settings, max_steps: int = 32,
-             providers: Optional[list[str]] = None) -> FixResult:
-    """Fix the model site by site; the result holds both reports and the fixed model."""
+             providers: Optional[list[str]] = None,
+             progress: Optional[Callable[[int, str, str], None]] = None) -> FixResult:
+    """Fix the model site by site; the result holds both reports and the fixed model.
+    `progress(step, site, remedy)` is called before each change."""
     handle = OnnxModel(path, settings.memory_budget, settings.threads, providers)
     model = onnx.ModelProto()  # copied before measuring: If branches stay as they are
     model.CopyFrom(handle.model)
@@ -169,14 +184,22 @@ def fix_onnx(path: Path, settings: Settings, max_steps: int = 32,
         step = _next_fix(report, done)
         if step is None:
             break
-        site, tip = step
+        site, tips = step
         done.add(site.name)
-        why = apply_suggestion(model, site, tip)
-        if why:
-            result.skipped.append({"site": site.name, "suggestion": tip["kind"], "reason": why})
+        if progress:
+            progress(len(done), site.name, "+".join(t["kind"] for t in tips))
+        changed = False
+        for tip in tips:
+            why = apply_suggestion(model, site, tip)
+            if why:
+                result.skipped.append({"site": site.name, "suggestion": tip["kind"],
+                                       "reason": why})
+                break
+            changed = True
+            result.applied.append({"site": site.name, **{k: tip.get(k) for k in (
+                "kind", "target", "factor", "amount", "units") if tip.get(k) is not None}})
+        if not changed:
             continue
-        result.applied.append({"site": site.name, **{k: tip.get(k) for k in (
-            "kind", "target", "factor", "amount", "units") if tip.get(k) is not None}})
         handle = OnnxModel(path, settings.memory_budget, settings.threads, providers, model=model)
         report = inspect_handle(handle, str(path), settings)
     _drop_unused(model)
