@@ -219,3 +219,22 @@ def test_token_ids_reach_their_embedding_through_reshapes(tmp_path):
     report = inspect_model(path, Settings(batch_size=4, samples=8)).to_dict()
     assert any("integers in [0, 50) (the embedding table)" in n
                for n in report["calibration"]["notes"]), report["calibration"]["notes"]
+
+
+def test_an_initializer_shared_by_two_layers_is_named_in_the_advice(tmp_path):
+    """Exporters merge equal zero biases: a bias shift for one layer says who else reads it."""
+    rng = np.random.default_rng(11)
+    inits = [numpy_helper.from_array(rng.normal(0.5, 0.05, (6, 6)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.normal(0, 1, (6, 6)).astype(np.float32), "w2"),
+             numpy_helper.from_array(np.zeros(6, np.float32), "zero")]
+    nodes = [helper.make_node("Gemm", ["x", "w1", "zero"], ["z1"], name="fc1"),
+             helper.make_node("Sigmoid", ["z1"], ["a"], name="act1"),
+             helper.make_node("Gemm", ["a", "w2", "zero"], ["z2"], name="fc2"),
+             helper.make_node("Sigmoid", ["z2"], ["y"], name="act2")]
+    path = _save(tmp_path, nodes, [_x()], inits=inits)
+    x = (rng.normal(0, 1, (32, 6)) + 40).astype(np.float32)  # far off-centre: a bias shift
+    report = _run(path, tmp_path, x=x)
+    first = _site(report, "z1")
+    assert first["producer"]["shared_with"] == [["zero", ["fc2"]]]
+    tips = [t for f in first["findings"] for t in f["suggestions"] if t["kind"] == "shift_bias"]
+    assert tips and all(t["shared_with"] == ["fc2"] for t in tips)

@@ -54,14 +54,19 @@ def find_producer(g: GraphView, tensor: str) -> Optional[Producer]:
     """Walk back from an activation input through bias adds, norms and reshapes to the layer."""
     bias = norm = norm_op = None
     gamma_beta: tuple = (None, None)
+    chain: list[onnx.NodeProto] = []
     for _ in range(_MAX_STEPS):
         node = g.producer.get(tensor)
         if node is None:
             return None
+        chain.append(node)
         op = node.op_type
         if op in WEIGHTED:
             found = _describe(g, node, bias, norm, norm_op)
-            return found and replace(found, norm_scale=gamma_beta[0], norm_bias=gamma_beta[1])
+            if found is None:
+                return None
+            found = replace(found, norm_scale=gamma_beta[0], norm_bias=gamma_beta[1])
+            return replace(found, shared_with=_shared(g, found, chain))
         if op in ("Add", "Sub") and len(node.input) == 2:
             consts = [i for i in node.input if g.constant(i) is not None]
             if len(consts) != 1:
@@ -100,6 +105,27 @@ def _describe(g: GraphView, node: onnx.NodeProto, bias, norm, norm_op) -> Option
             norm=norm, norm_op=norm_op, channels=channels,
         )
     return None
+
+
+def _shared(g: GraphView, p: Producer, chain: list[onnx.NodeProto]) -> tuple:
+    """((parameter, (other layers reading it, ...)), ...): exporters merge equal tensors (zero
+    biases, tied embeddings), so changing one in place would change the others too."""
+    own = {id(n) for n in chain}
+    out = []
+    for param in dict.fromkeys(t for t in (p.weight, p.bias, p.norm_scale, p.norm_bias) if t):
+        readers, frontier = [], [param]
+        for _ in range(3):  # through Identity / Cast copies of the initializer
+            following = []
+            for tensor in frontier:
+                for n in g.consumers.get(tensor, []):
+                    if n.op_type in ("Identity", "Cast"):
+                        following.extend(n.output)
+                    elif id(n) not in own:
+                        readers.append(g.node_name(n))
+            frontier = following
+        if readers:
+            out.append((param, tuple(dict.fromkeys(readers))))
+    return tuple(out)
 
 
 def unit_axis(producer: Optional[Producer], rank: Optional[int]) -> Optional[int]:
