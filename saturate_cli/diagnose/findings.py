@@ -15,6 +15,7 @@ from saturate_cli.diagnose.temperature import collapsed_share, judged, required_
 from saturate_cli.model.handle import Site
 from saturate_cli.settings import Settings
 from saturate_cli.stats.site_stats import SiteStats
+from saturate_cli.wording import percent
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,10 @@ def _tails(site, kind: ActivationKind, stats, m: Measure, settings, linear: bool
     sev = _severity(m.fraction, th.saturated_warning, th.saturated_error)
     if sev is None:
         return _linear(site, kind, stats, m, settings) if linear else []
-    where = (f"{m.fraction:.0%} of inputs to {kind.name} at {site.name} are saturated "
-             f"({m.fraction_low:.0%} below {m.low:.3g}, {m.fraction_high:.0%} above {m.high:.3g})"
+    where = (f"{percent(m.fraction)} of inputs to {kind.name} at {site.name} are saturated "
+             f"({percent(m.fraction_low)} below {m.low:.3g}, {percent(m.fraction_high)} above {m.high:.3g})"
              if m.low is not None and m.high is not None else
-             f"{m.fraction:.0%} of inputs to {kind.name} at {site.name} are saturated")
+             f"{percent(m.fraction)} of inputs to {kind.name} at {site.name} are saturated")
     if not _is_shift(stats, m, settings):
         tips, words = _rescale_tips(site, kind, stats, m, settings)
         return [Finding("SAT001", sev, f"{where}: std {stats.std:.3g} is too wide (scale); "
@@ -174,7 +175,7 @@ def _tails(site, kind: ActivationKind, stats, m: Measure, settings, linear: bool
     tips, words = _rescale_tips(site, kind, stats, m, settings)
     return [Finding("SAT002", sev, f"{where}: inputs are centred at {stats.mean:.3g}, inside a "
                     f"tail, and their std {stats.std:.3g} is too wide as well: re-centred alone, "
-                    f"{left:.0%} would stay saturated (shift and scale); {words}", "shift+scale",
+                    f"{percent(left)} would stay saturated (shift and scale); {words}", "shift+scale",
                     tips + _norm(site, m))]
 
 
@@ -217,7 +218,7 @@ def _dead(site, kind: ActivationKind, stats, m: Measure, settings) -> list[Findi
     else:
         tips = [suggest.shift_bias(site, stats.mean, 0.0)] if stats.mean < 0 else []
     return [Finding("SAT101", sev, f"{len(m.dead_units)} of {m.units} units of {kind.name} at "
-                    f"{site.name} are dead ({share:.0%}): units {shown}",
+                    f"{site.name} are dead ({percent(share)}): units {shown}",
                     "shift" if stats.mean < 0 else "scale", tips + _norm(site, m))]
 
 
@@ -237,9 +238,9 @@ def _softmax(site, stats: SiteStats, settings) -> list[Finding]:
         after = collapsed_share(rows, temperature, settings.softmax_tau)
         before = collapsed_share(rows, 1.0, settings.softmax_tau)
         tips = [suggest.scale_logits(site, temperature, before, after, len(rows))]
-        said = (f"; dividing logits by {temperature:.3g} leaves {after:.0%} of the {len(rows)} "
+        said = (f"; dividing logits by {temperature:.3g} leaves {percent(after)} of the {len(rows)} "
                 "sampled rows collapsed")
     masked = f", {stats.masked_rows} masked rows not judged" if stats.masked_rows else ""
-    return [Finding("SAT201", sev, f"{share:.0%} of softmax rows at {site.name} are collapsed "
+    return [Finding("SAT201", sev, f"{percent(share)} of softmax rows at {site.name} are collapsed "
                     f"(max probability > {1 - settings.softmax_tau:g}{masked}){said}", "scale",
                     tips)]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from saturate_cli.settings import DEFAULTS
+from saturate_cli.wording import percent
 
 _T = DEFAULTS.thresholds  # the texts quote the default thresholds; all are configurable
 
 
 def _pct(x: float) -> str:
-    return f"{x:.0%}"
+    return f"{percent(x)}"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Optional
 
 from saturate_cli.activations import ActivationKind
 from saturate_cli.model.handle import Producer, Site
+from saturate_cli.wording import percent
 
 
 def init_stds(kind: ActivationKind, params: dict, producer: Producer) -> dict:
@@ -170,6 +171,6 @@ def scale_logits(site: Site, temperature: float, before: float, after: float, sa
         "collapsed_before": before,
         "collapsed_after": after,
         "rationale": (f"dividing the logits by {temperature:.3g} (multiplying {_weights_of(p)} "
-                      f"by {1.0 / temperature:.3g}) leaves {after:.0%} of the {sampled} sampled "
-                      f"rows collapsed, from {before:.0%}"),
+                      f"by {1.0 / temperature:.3g}) leaves {percent(after)} of the {sampled} sampled "
+                      f"rows collapsed, from {percent(before)}"),
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from saturate_cli.paths import relative_to_cwd
-from saturate_cli.report.model import MultiReport, Report
+from saturate_cli.report.model import MultiReport, Report, plural
 
 STATUS = {"clean": "✅ clean", "info": "ℹ️ info", "warning": "⚠️ warning", "error": "❌ error"}
 
@@ -43,7 +43,9 @@ def findings_table(reports: list[Report]) -> list[str]:
 
 def render(reports: list[Report]) -> str:
     verdict = "fails" if MultiReport(tuple(reports)).exit_code else "passes"
-    lines = ["## saturate", "", f"{len(reports)} model(s); the check {verdict}.", ""]
+    if any(r.partial for r in reports):
+        verdict = "is partial (interrupted)"
+    lines = ["## saturate", "", f"{plural(len(reports), 'model')}; the check {verdict}.", ""]
     lines += summary_table(reports) + ["", "### Findings", ""] + findings_table(reports)
     notes = [f"- {cell(relative_to_cwd(r.model['path']))}: {cell(n)}" for r in reports
              for n in r.notes]

@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from saturate_cli.report.model import Report, SiteReport
+from saturate_cli.report.model import Report, SiteReport, plural
 
 _BARS = " ▁▂▃▄▅▆▇█"
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
@@ -117,7 +117,8 @@ def _profile(report: Report) -> Optional[Text]:
 def render_one(report: Report, width: int = 160) -> Group:
     m, c, summ = report.model, report.calibration, report.summary()
     head = Text.assemble((f"{m['path']}", "bold"), f"  [{m['format']}]  calibration: "
-                         f"{c['source']}, {c['samples']} samples in {c['batches']} batches")
+                         f"{c['source']}, {plural(c['samples'], 'sample')} in "
+                         f"{plural(c['batches'], 'batch')}")
     parts = [head]
     if report.sites:
         parts.append(_table(report, width))
@@ -125,11 +126,12 @@ def render_one(report: Report, width: int = 160) -> Group:
     profile = _profile(report)
     if profile is not None:
         parts.append(profile)
-    for note in list(report.notes) + list(c.get("notes", [])):
+    for note in dict.fromkeys(list(report.notes) + list(c.get("notes", []))):
         parts.append(Text(f"note: {note}", style="dim"))
     n = summ["findings"]
-    parts.append(Text(f"{summ['sites']} sites, {summ['flagged']} flagged: {n['error']} errors, "
-                      f"{n['warning']} warnings, {n['info']} info — status {summ['status']}",
+    parts.append(Text(f"{plural(summ['sites'], 'site')}, {summ['flagged']} flagged: "
+                      f"{plural(n['error'], 'error')}, {plural(n['warning'], 'warning')}, "
+                      f"{n['info']} info — status {summ['status']}",
                       style=_STYLE[summ["status"] if summ["status"] != "clean" else None]))
     return Group(*parts)
 

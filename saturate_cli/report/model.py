@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 from saturate_cli import __version__
 
+from saturate_cli.wording import percent, plural  # noqa: F401 - re-exported
+
 SCHEMA_VERSION = "1"
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
 EXIT_UNREADABLE = 2  # the model could not be inspected (bad input), whatever --fail-on says
@@ -18,23 +20,6 @@ EXIT_PARTIAL = 130  # interrupted (Ctrl-C): the report covers only part of the d
 def fingerprint(code: str, site: str) -> str:
     """Stable identity of a finding: rule + site, never numbers that drift with retraining."""
     return hashlib.sha256(f"{code}|{site}".encode()).hexdigest()[:16]
-
-
-def plural(n: int, word: str, many: Optional[str] = None) -> str:
-    """'1 site', '2 sites', '1 batch', '3 batches'."""
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {many or (word + 'es' if word.endswith(('s', 'ch', 'sh', 'x')) else word + 's')}"
-
-
-def percent(fraction: float) -> str:
-    """'30%', never '0%' or '100%' for a share that is neither: '<1%', '>99%'."""
-    text = f"{fraction:.0%}"
-    if text == "0%" and fraction > 0:
-        return "<1%"
-    if text == "100%" and fraction < 1:
-        return ">99%"
-    return text
 
 
 def partial_note(batches: int) -> str:
