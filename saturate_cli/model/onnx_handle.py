@@ -118,6 +118,13 @@ class OnnxModel:
         self._reload()
         return bool(measurable_ifs(self.model))
 
+    def estimate_peak(self, shapes: dict) -> Optional[int]:
+        """Bytes a run on inputs of these shapes may need (onnx_memory.py)."""
+        from saturate_cli.model.onnx_memory import estimate_peak
+
+        self._reload()
+        return estimate_peak(self.model, shapes)
+
     def _analyse(self) -> None:
         """Sites, producers and what is not covered, for the current graph."""
         self.graph = GraphView(self.model)
