@@ -11,7 +11,7 @@ from saturate_cli.report.model import FindingReport, Report, SiteReport
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
-SARIF_SCHEMA = ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+SARIF_SCHEMA = ROOT / "tests" / "schemas" / "sarif-schema-2.1.0.json"  # OASIS SARIF 2.1.0
 NASTY_SITE = "enc,1:attn%25\nsoftmax\r|x`<b>"  # every character a CI format must escape
 FAST = ("-n", "16", "-b", "16", "-q")
 

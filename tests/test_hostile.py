@@ -60,8 +60,9 @@ def test_case(case: Case, tmp_path):
 def test_no_activation_note_in_text(tmp_path):
     case = CASES["no_activation"]
     result = inspect(case.args, tmp_path / "out.txt", "--format", "text")
-    assert result.exit_code == 0
-    assert "no activation" in (tmp_path / "out.txt").read_text()
+    assert result.exit_code == 1  # SAT903: nothing measured is not clean
+    text = (tmp_path / "out.txt").read_text()
+    assert "no activation" in text and "SAT903" in text
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

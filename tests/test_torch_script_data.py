@@ -72,7 +72,8 @@ def test_three_input_bert_sized_from_the_data(tmp_path):
     assert shapes == {"input_ids": [3, 7], "attention_mask": [3, 7], "token_type_ids": [3, 7]}
     assert [s["name"] for s in report["sites"]] == [":tanh#0", ":softmax#0", ":sigmoid#0"]
     counts = [s["stats"]["count"] for s in report["sites"]]
-    assert counts == [3 * 7 * 16, 3 * 7 * 7, 3 * 7 * 3]
+    # the softmax counts its unmasked logits: 2 padded key columns x 7 query rows are masked
+    assert counts == [3 * 7 * 16, 3 * 7 * 7 - 14, 3 * 7 * 3]
 
 
 def test_bert_inputs_bind_by_name_with_dtypes_from_their_readers(tmp_path):
@@ -100,10 +101,11 @@ def test_masked_softmax_matches_numpy(tmp_path):
         h = torch.tanh(net.qkv(net.word(ids) + net.kind(kinds))).double().numpy()
     scores = h @ h.transpose(0, 2, 1) / 4.0 + (1.0 - data["attention_mask"][:, None, :]) * -1e4
     s = stats[":softmax#0"]
-    assert s.count == scores.size
+    masked = np.broadcast_to(data["attention_mask"][:, None, :] == 0, scores.shape)
+    kept = scores[~masked]  # the -1e4 padding logits are masks, not inputs
+    assert (s.count, s.masked) == (kept.size, int(masked.sum()))
     np.testing.assert_allclose([s.mean, s.std, s.min, s.max],
-                               [scores.mean(), scores.std(), scores.min(), scores.max()],
-                               rtol=1e-5)
+                               [kept.mean(), kept.std(), kept.min(), kept.max()], rtol=1e-5)
 
 
 def test_failing_synthetic_guess_is_not_tried_when_data_is_given(tmp_path):
