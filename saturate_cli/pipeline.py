@@ -58,17 +58,17 @@ def inspect_handle(handle, target: str, settings: Settings,
     batches, info, notes = _fitting_batches(handle, settings, batch_given)
     expected = info.expected  # batches, when known before reading the data
     advance = progress(target, expected) if progress else None
-    measurable = handle.sites or getattr(handle, "has_branches", False)
+    measurable = handle.sites or handle.has_branches
     stats = handle.collect(batches, settings.tau, settings.softmax_tau, advance) if measurable \
         else {}
-    if getattr(handle, "interrupted", False):  # Ctrl-C during measurement
+    if handle.interrupted:  # Ctrl-C during measurement
         if not info.batches:
             raise KeyboardInterrupt
         info.partial = True
         info.note(partial_note(info.batches))
         notes.append(partial_note(info.batches))
     report = build_report(handle, stats, settings, info.to_dict(),
-                          tuple(getattr(handle, "notes", ())) + tuple(notes))
+                          tuple(handle.notes) + tuple(notes))
     return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)
 
 
@@ -78,8 +78,8 @@ def _fitting_batches(handle, settings: Settings, batch_given: bool):
     while True:
         batches, info = make_batches(handle.inputs, settings)
         first = next(batches, None)
-        need = None if first is None else _peak(handle, {k: tuple(np.shape(v))
-                                                         for k, v in first.items()})
+        need = None if first is None else handle.estimate_peak(
+            {k: tuple(np.shape(v)) for k, v in first.items()})
         budget = settings.memory_budget
         if need is None or need <= budget:
             if settings.batch_size != chosen:
@@ -94,16 +94,3 @@ def _fitting_batches(handle, settings: Settings, batch_given: bool):
                                 f"over the memory budget of {size_text(budget)} "
                                 "(--memory-budget); lower --batch-size")
         settings = replace(settings, batch_size=settings.batch_size // 2)
-
-
-def _peak(handle, shapes: dict) -> Optional[int]:
-    """The handle's estimate of a run's peak memory (None when it cannot tell)."""
-    estimate = getattr(handle, "estimate_peak", None)
-    if estimate is not None:
-        return estimate(shapes)
-    model = getattr(handle, "model", None)  # until OnnxModel.estimate_peak exists
-    if getattr(handle, "format", None) == "onnx" and model is not None:
-        from saturate_cli.model.onnx_memory import estimate_peak
-
-        return estimate_peak(model, shapes)
-    return None

@@ -87,6 +87,18 @@ class ModelHandle(Protocol):
     inputs: list[InputSpec]
     sites: list[Site]
     not_covered: list[NotCovered]
+    notes: list[str]  # what the report should say about how the model was measured
+    interrupted: bool  # collect stopped by Ctrl-C: its statistics cover whole batches only
+
+    @property
+    def has_branches(self) -> bool:
+        """Sites are still to be learnt from the data (If branches, a probe on real data):
+        collect must run even while `sites` is empty."""
+        ...
+
+    def estimate_peak(self, shapes: dict) -> Optional[int]:
+        """Bytes a run on inputs of these shapes may need; None when it cannot tell."""
+        ...
 
     def collect(
         self, batches: Iterable[Batch], tau: float, softmax_tau: float,

@@ -106,6 +106,7 @@ class OnnxModel:
         self._reloadable = model is None  # the file can give the weights back (see _measure)
         self.threads = threads
         self.providers = providers or ["CPUExecutionProvider"]
+        self.interrupted = False  # set by collect when Ctrl-C stopped it
         self.engine = PLAIN  # onnx_engine: may fall back when onnxruntime lacks a kernel
         self._first: Optional[Batch] = None  # the first calibration batch: fallbacks try it
         self._untaken: list[NotCovered] = []

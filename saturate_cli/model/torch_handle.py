@@ -46,6 +46,8 @@ class TorchModel:
         self.path, self.format, self.runner, self.inputs = path, fmt, runner, inputs
         self.device, self.keywords = device, keywords  # inputs passed by name
         self.sites: list[Site] = []
+        self.notes: list[str] = []
+        self.interrupted = False
         self._by_name: dict[str, Site] = {}
         self._learnt = not getattr(settings, "calibration", ())
         if self._learnt:
@@ -55,6 +57,10 @@ class TorchModel:
     def has_branches(self) -> bool:
         """True while the sites are still to be learnt from the first calibration batch."""
         return not self._learnt
+
+    def estimate_peak(self, shapes: dict) -> Optional[int]:
+        """PyTorch gives no cheap estimate of a run's peak memory before running it."""
+        return None
 
     @property
     def not_covered(self) -> list[NotCovered]:
