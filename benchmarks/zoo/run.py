@@ -16,6 +16,16 @@ sys.path.insert(0, str(ROOT))
 from tests.zoo.heavy import ZOO, check_entry, manifest, table  # noqa: E402
 
 
+def _merged(rows: list) -> list:
+    """A partial run's rows over the last results.json, in manifest order."""
+    key = lambda r: (r["model"], r["format"], r["opset"])  # noqa: E731
+    old = ZOO / "results.json"
+    by = {key(r): r for r in (json.loads(old.read_text()) if old.exists() else [])}
+    by.update({key(r): r for r in rows})
+    order = [key(e) for e in manifest()]
+    return [by[k] for k in order if k in by]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="model names (default: all)")
@@ -40,9 +50,10 @@ def main() -> int:
         print(f"{r['model']:28s} {r['format']:28s} {r['opset'] or '':>3} "
               f"{r['sites'] if r['sites'] is not None else '':>4}  {r['result']}"
               + (f"  [{r['diffs'][0][:120]}]" if r["diffs"] else ""), flush=True)
+    print(table(rows))
+    rows = _merged(rows) if a.only or a.fmt else rows
     (ZOO / "results.json").write_text(json.dumps(rows, indent=1))
     (ZOO / "table.md").write_text(table(rows) + "\n")
-    print(table(rows))
     bad = [r for r in rows if r["diffs"] or r["result"].startswith("truth error")]
     return 1 if bad else 0
 

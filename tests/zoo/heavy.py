@@ -65,7 +65,8 @@ def table(rows: list) -> str:
         res = r["result"]
         if r["diffs"]:
             more = f" (+{len(r['diffs']) - 1} more)" if len(r["diffs"]) > 1 else ""
-            res = f"FAIL {res}: {r['diffs'][0][:160]}{more}"
+            first = r["diffs"][0].replace(str(ZOO) + "/", "").replace(str(ROOT) + "/", "")
+            res = f"FAIL: {first[:150]}{more}"
         res = res.replace("|", "\\|")
         out.append(f"| {r['model']} | {r['format']} | {r['opset'] or ''} | "
                    f"{'' if r['sites'] is None else r['sites']} | {res} |")
