@@ -238,3 +238,18 @@ def test_an_initializer_shared_by_two_layers_is_named_in_the_advice(tmp_path):
     assert first["producer"]["shared_with"] == [["zero", ["fc2"]]]
     tips = [t for f in first["findings"] for t in f["suggestions"] if t["kind"] == "shift_bias"]
     assert tips and all(t["shared_with"] == ["fc2"] for t in tips)
+
+
+def test_token_ids_without_a_known_vocabulary_are_a_warning(tmp_path):
+    """The ids feed a computed table (no constant embedding): synthetic ids from a guessed
+    range cannot exercise the model, and the report says so as a finding, not only a note."""
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["emb"]),
+             helper.make_node("Tanh", ["emb"], ["y"])]
+    path = _save(tmp_path, nodes, [_x("ids", ("n", 8), TensorProto.INT64),
+                                   _x("table", (4, 3))])
+    report = inspect_model(path, Settings(batch_size=4, samples=8,
+                                          input_shapes={"table": (4, 3)})).to_dict()
+    found = [f for f in report["model_findings"] if f["code"] == "SAT904"]
+    assert len(found) == 1 and "'ids'" in found[0]["message"] and found[0]["severity"] == "warning"
+    given = inspect_model(path, Settings(batch_size=4, samples=8, int_range=(0, 4))).to_dict()
+    assert not [f for f in given["model_findings"] if f["code"] == "SAT904"]

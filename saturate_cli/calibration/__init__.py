@@ -13,7 +13,7 @@ from saturate_cli.calibration.arrays import rebatch
 from saturate_cli.calibration.images import channel_stats, image_geometry, image_records
 from saturate_cli.calibration.options import calibration_settings
 from saturate_cli.calibration.source import Batch, CalibrationInfo, counted
-from saturate_cli.calibration.synthetic import parse_shape, synthetic_feeds
+from saturate_cli.calibration.synthetic import parse_shape, role, synthetic_feeds
 from saturate_cli.calibration.walk import image_files, kind_of, records
 from saturate_cli.errors import CalibrationError
 from saturate_cli.model.handle import InputSpec
@@ -34,6 +34,8 @@ def make_batches(specs: list[InputSpec], settings: Settings) -> tuple[Iterator[B
         return _from_paths(specs, settings)
     info = CalibrationInfo(source=f"synthetic:{settings.synthetic}", seed=settings.seed)
     feeds, info.expected = synthetic_feeds(specs, settings, info.note)
+    if settings.int_range is None:  # token ids from a guessed range exercise almost nothing
+        info.unexercised = [s.name for s in specs if role(s) == "ids" and not s.vocab]
     return counted(feeds, info), info
 
 

@@ -21,6 +21,7 @@ class CalibrationInfo:
     batches: int = 0
     partial: bool = False
     notes: list = field(default_factory=list)
+    unexercised: list = field(default_factory=list)  # inputs whose data cannot exercise the model
     nan: int = 0  # NaN values seen in the data (a warning, not an error)
     expected: Optional[int] = field(default=None, repr=False)  # batches, when known (progress)
 
@@ -41,6 +42,7 @@ class CalibrationInfo:
             "shapes": self.shapes,
             "partial": self.partial,
             "notes": notes,
+            "unexercised": list(self.unexercised),
         }
 
 

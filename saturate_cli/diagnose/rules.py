@@ -104,6 +104,12 @@ RULES: dict[str, Rule] = {r.code: r for r in [
          "Check the activations are explicit ops (not fused into kernels or custom ops) and the "
          "calibration data reaches them; inspect the sub-model that holds them; for a model with "
          "no activation by design, ignore the rule (--ignore SAT903)."),
+    Rule("SAT904", "unexercised-inputs", "warning",
+         "Synthetic data cannot exercise the model",
+         "Integer inputs (token ids) got synthetic values from a guessed range because the "
+         "vocabulary could not be told from the model: only a few embedding rows are used, so "
+         "the statistics may not reflect the model's behaviour on real inputs.",
+         "Give real data (--calibration) or the vocabulary (--int-range 0,VOCAB)."),
 ]}
 
 

@@ -140,6 +140,15 @@ def nothing_measured(handle, stats: dict[str, SiteStats]) -> Optional[FindingRep
                          "--ignore SAT903 for a model without activations by design", "model")
 
 
+def unexercised(calibration: dict) -> list[FindingReport]:
+    """SAT904 for each input whose synthetic data cannot exercise the model."""
+    return [FindingReport("SAT904", rule("SAT904").name, "warning",
+                          f"input '{name}' got synthetic token ids from a guessed range: the "
+                          "vocabulary is unknown, so few embedding rows are exercised; give "
+                          "--int-range 0,VOCAB or --calibration data", name)
+            for name in calibration.get("unexercised", ())]
+
+
 def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibration: dict,
                  notes: tuple = ()) -> Report:
     """The report of one model."""
@@ -156,6 +165,7 @@ def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibr
     )
     empty = nothing_measured(handle, stats)
     model_findings += (empty,) if empty else ()
+    model_findings += tuple(unexercised(calibration))
     extra = list(notes)
     if not handle.sites:
         extra.append("the model has no activation that saturate can measure")
