@@ -253,3 +253,22 @@ def test_token_ids_without_a_known_vocabulary_are_a_warning(tmp_path):
     assert len(found) == 1 and "'ids'" in found[0]["message"] and found[0]["severity"] == "warning"
     given = inspect_model(path, Settings(batch_size=4, samples=8, int_range=(0, 4))).to_dict()
     assert not [f for f in given["model_findings"] if f["code"] == "SAT904"]
+
+
+def test_anonymous_parameters_are_named_by_their_layer(tmp_path):
+    """The TorchScript exporter folds BatchNorm into Conv and names the result `onnx::Conv_7`:
+    the advice names the layer (`net.layer1.0.conv1`) beside it, the fix target stays exact."""
+    rng = np.random.default_rng(12)
+    w = rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32)
+    b = np.full(4, -40.0, np.float32)  # every unit dead
+    inits = [numpy_helper.from_array(w, "onnx::Conv_7"), numpy_helper.from_array(b, "onnx::Conv_8")]
+    nodes = [helper.make_node("Conv", ["x", "onnx::Conv_7", "onnx::Conv_8"], ["z"],
+                              name="/net/layer1/layer1.0/conv1/Conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["z"], ["y"], name="/net/layer1/layer1.0/relu/Relu")]
+    path = _save(tmp_path, nodes, [_x(shape=("n", 3, 5, 5))], inits=inits)
+    x = rng.normal(0, 1, (8, 3, 5, 5)).astype(np.float32)
+    site = _site(_run(path, tmp_path, x=x), "z")
+    assert site["producer"]["layer"] == "net.layer1.0.conv1"
+    tips = [t for f in site["findings"] for t in f["suggestions"] if t["kind"] == "shift_bias"]
+    assert tips and tips[0]["target"] == "onnx::Conv_8"
+    assert "onnx::Conv_8 (the bias of net.layer1.0.conv1)" in tips[0]["rationale"]

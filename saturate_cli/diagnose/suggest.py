@@ -84,18 +84,33 @@ def _shift_target(p: Optional[Producer]) -> Optional[str]:
     return p.norm_bias if p.norm else p.bias
 
 
+def _anonymous(tensor: str) -> bool:
+    """Exporter-made names (`onnx::Conv_501`, `_val_12`, `123`): a person cannot find them."""
+    return tensor.startswith(("onnx::", "_val", "val_")) or tensor.isdigit()
+
+
+def label(p: Producer, tensor: Optional[str], role: str) -> Optional[str]:
+    """A parameter as a person finds it: its name, with the layer it belongs to when the
+    exporter gave it none (a folded BatchNorm's bias becomes `onnx::Conv_501`)."""
+    if not tensor or not _anonymous(tensor):
+        return tensor
+    return f"{tensor} (the {role} of {p.layer or p.name})"
+
+
 def _weights_of(p: Optional[Producer]) -> str:
     if p is None:
         return "the producing layer's weight and bias"
-    return f"{p.weight}" + (f" and {p.bias}" if p.bias else "") + f" ({p.name})"
+    return (f"{label(p, p.weight, 'weight')}" + (f" and {label(p, p.bias, 'bias')}" if p.bias
+                                                  else "") + f" ({p.name})")
 
 
 def _shift_tip(site: Site, amount: float, rationale: str, **extra) -> dict:
     p = site.producer
     target = _shift_target(p)
     tip = {"kind": "shift_bias", "target": target, "amount": amount, **extra,
-           "rationale": rationale.format(target=target or _names(
-               (), "the normalisation's shift" if p is not None and p.norm else "the bias"))}
+           "rationale": rationale.format(target=(label(p, target, "bias") if p else target)
+                                         or _names((), "the normalisation's shift"
+                                                   if p is not None and p.norm else "the bias"))}
     if p is not None:
         _note_shared(tip, p, (target,))
     return tip

@@ -39,6 +39,7 @@ class Producer:
     # parameters other layers read too: ((parameter, (other layer, ...)), ...); a change to
     # one of them needs a private copy first
     shared_with: tuple = ()
+    layer: Optional[str] = None  # the layer's module path, where the exporter recorded it
 
 
 @dataclass(frozen=True)

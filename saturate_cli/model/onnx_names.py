@@ -62,3 +62,20 @@ def _function(op: str, fx_name: str) -> str:
         return op.split(".")[1].strip("_")
     base = fx_name.rstrip("0123456789").rstrip("_")
     return base.strip("_") or fx_name
+
+
+def module_path(node: onnx.NodeProto) -> Optional[str]:
+    """The PyTorch module path a node came from: the dynamo exporter's scopes, else the
+    TorchScript exporter's node name (`/net/layer1/layer1.0/conv1/Conv` -> `net.layer1.0.conv1`)."""
+    scopes = _meta(node, SCOPES)
+    if scopes and len(scopes) >= 2 and scopes[-2]:
+        return str(scopes[-2])
+    parts = [p for p in node.name.split("/") if p][:-1] if node.name.startswith("/") else []
+    path, last = "", ""
+    for part in parts:
+        if last and part.startswith(last + "."):  # `layer1.0` inside `layer1`
+            path = path[: len(path) - len(last)] + part
+        else:
+            path = f"{path}.{part}" if path else part
+        last = part
+    return path or None

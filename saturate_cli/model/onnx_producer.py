@@ -10,6 +10,7 @@ import onnx
 
 from saturate_cli.model.handle import Producer
 from saturate_cli.model.onnx_graph import GraphView, attr
+from saturate_cli.model.onnx_names import module_path
 
 WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 PASS_THROUGH = ("Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "Transpose")
@@ -102,7 +103,7 @@ def _describe(g: GraphView, node: onnx.NodeProto, bias, norm, norm_op) -> Option
         return Producer(
             name=g.node_name(node), op=node.op_type, weight=name, fan_in=fan_in,
             fan_out=fan_out, weight_std=float(np.std(w.astype(np.float64))), bias=bias,
-            norm=norm, norm_op=norm_op, channels=channels,
+            norm=norm, norm_op=norm_op, channels=channels, layer=module_path(node),
         )
     return None
 
