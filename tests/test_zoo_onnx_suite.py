@@ -53,3 +53,22 @@ def test_brief_thresholds():
             "gelu": -2.2785, "gelu_tanh": -2.2857, "silu": -3.9298, "mish": -3.9812}
     for k, v in want.items():
         assert abs(cf[k] - v) < 2e-4, k
+
+
+def _fd(f, h=1e-6):
+    return lambda x: (f(x + h) - f(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("name,f,want", [
+    ("elu(2)", lambda x: np.where(x > 0, x, 2 * (np.exp(x) - 1)), math.log(0.05)),
+    ("elu(0.5)", lambda x: np.where(x > 0, x, 0.5 * (np.exp(x) - 1)), math.log(0.1)),
+    ("celu(2)", lambda x: np.maximum(0, x) + np.minimum(0, 2 * (np.exp(x / 2) - 1)),
+     2 * math.log(0.05)),
+    ("selu", lambda x: np.where(x > 0, x, truth.SELU_ALPHA * (np.exp(x) - 1)),
+     math.log(0.05 * truth.SELU_ALPHA / truth.SELU_ALPHA)),
+    ("swish(2)", lambda x: x / (1 + np.exp(-2 * x)), truth.closed_forms()["silu"] / 2),
+])
+def test_tail_thresholds_by_finite_differences(name, f, want):
+    """The closed forms the truth uses for the ELU family and Swish(alpha), against float64
+    finite differences of the function itself."""
+    assert abs(truth.numeric_threshold(_fd(f), "low") - want) < 5e-4, name  # grid: 1e-4
