@@ -172,6 +172,7 @@ def test_ctrl_c_before_any_batch_is_an_interrupt(monkeypatch):
 
 
 def test_ctrl_c_on_the_pytorch_path_keeps_whole_batches(monkeypatch):
+    pytest.importorskip("torch")
     _interrupt_after(2, monkeypatch)
     factory = str(MLP).replace("mlp_sigmoid_badinit.onnx", "models.py:build_mlp_sigmoid_badinit")
     report = pipeline.inspect_model(factory, Settings(samples=64, batch_size=8))

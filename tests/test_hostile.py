@@ -7,6 +7,7 @@ folder; each case runs through the CLI in-process. A few cases also run as real 
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import json
 import os
 import pickle
@@ -29,11 +30,31 @@ atexit.register(shutil.rmtree, CORPUS, ignore_errors=True)
 CASES = {c.name: c for c in build_corpus(CORPUS)}
 
 
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
 def _param(case: Case):
     marks = []
     if case.needs == "torch" and not TORCH_LOADER.exists():
         marks.append(pytest.mark.xfail(strict=False, reason="torch loader pending"))
     return pytest.param(case, id=case.name, marks=marks)
+
+
+def _expected(case: Case) -> tuple[tuple, str]:
+    """(exit codes, text the error must mention): without torch every PyTorch case is refused
+    with one line (a real PyTorch file names the extra to install, see test_without_torch) and
+    still runs no code."""
+    if case.needs == "torch" and not HAS_TORCH:
+        return (2,), ""
+    return case.exit, case.mentions
+
+
+@pytest.mark.skipif(HAS_TORCH, reason="only meaningful where torch is not installed")
+def test_without_torch_a_pytorch_file_names_the_extra(tmp_path):
+    out = tmp_path / "out.json"
+    result = inspect((str(ROOT / "sample_models" / "cnn_relu_deadbias.ts"),), out)
+    check(result, out, (2,), "cnn_relu_deadbias.ts")
+    assert "pip install 'saturate-cli[torch]'" in result.stderr
 
 
 def test_corpus_is_large_enough():
@@ -45,9 +66,10 @@ def test_corpus_is_large_enough():
 def test_case(case: Case, tmp_path):
     out = tmp_path / "out.json"
     result = inspect(case.args, out)
-    report = check(result, out, case.exit, case.names)
-    if result.exit_code == 2 and case.mentions:
-        assert case.mentions in result.stderr, result.stderr
+    exits, mentions = _expected(case)
+    report = check(result, out, exits, case.names)
+    if result.exit_code == 2 and mentions:
+        assert mentions in result.stderr, result.stderr
     if report is not None:
         found = codes_of(report)
         assert set(case.codes) <= found, (case.codes, found)
@@ -136,6 +158,7 @@ def test_manifest(tmp_path):
 @pytest.mark.skipif(not TORCH_LOADER.exists(), reason="torch loader pending")
 def test_trust_pickle_is_consent_to_run_code(tmp_path):
     """Documented: --trust-pickle unpickles fully, so the payload runs (and is then no model)."""
+    pytest.importorskip("torch")
     marker, model, out = tmp_path / "ran", tmp_path / "evil.pth", tmp_path / "out.json"
     model.write_bytes(pickle.dumps(Evil(marker), protocol=2))
     check(inspect([str(model)], out), out, (2,), model.name)
