@@ -38,8 +38,14 @@ def node_dir(cache: Path = CACHE) -> Path:
     out = cache / f"onnx-node-{onnx.__version__}"
     if (out / ".complete").exists():
         return out
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="onnx-node-", dir=cache))
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="onnx-node-", dir=cache))
+    except OSError:  # a read-only checkout: the system's temporary folder
+        fallback = Path(tempfile.gettempdir()) / "saturate-zoo"
+        if cache == fallback:
+            raise
+        return node_dir(fallback)
     _generate(tmp)
     (tmp / ".complete").write_text(onnx.__version__)
     try:
