@@ -14,6 +14,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from tests.zoo import composites
+
 TAU = 0.05
 SOFTMAX_TAU = 0.01
 ACT_OPS = {"Sigmoid", "Tanh", "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Gelu",
@@ -110,12 +112,14 @@ def _needed(node) -> list:
     return names
 
 
-def site_values(model: onnx.ModelProto, feeds: dict, dtypes: Optional[dict] = None) -> dict:
-    """name -> float64 array for every tensor the activation nodes read (their own dtypes
-    into `dtypes` when given)."""
+def site_values(model: onnx.ModelProto, feeds: dict, dtypes: Optional[dict] = None,
+                extra: tuple = ()) -> dict:
+    """name -> float64 array for every tensor the activation nodes read, and the `extra` ones
+    (their own dtypes into `dtypes` when given)."""
     wanted = []
     for node in activation_nodes(model):
         wanted += [n for n in _needed(node) if n not in wanted]
+    wanted += [n for n in extra if n not in wanted]
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     got = {n: feeds[n] for n in wanted if n in feeds}
     got.update({n: inits[n] for n in wanted if n not in got and n in inits})
@@ -297,9 +301,39 @@ def node_truth(node, vals: dict, opset: int, dtypes: Optional[dict] = None) -> d
     return t
 
 
+def composite_truth(c: composites.Composite, vals: dict) -> dict:
+    """The truth of a written-out activation: its input x judged by the composite's tail."""
+    x, cf = vals[c.x], closed_forms()
+    low = {"silu": cf["silu"] / c.alpha, "mish": cf["mish"], "gelu_tanh": cf["gelu_tanh"],
+           "hardswish": -c.beta / c.alpha}[c.kind]
+    fin = x[np.isfinite(x)]
+    return {"op": f"pattern:{c.kind}", "input": c.x, "count": int(x.size),
+            "mean": float(fin.mean()) if fin.size else None,
+            "std": float(fin.std()) if fin.size else None,
+            "min": float(fin.min()) if fin.size else None,
+            "max": float(fin.max()) if fin.size else None,
+            "fraction": float((x < low).sum() / x.size) if x.size else 0.0}
+
+
 def model_truth(model: onnx.ModelProto, feeds: dict) -> list:
-    """The truth of every explicit activation node, in graph order."""
+    """The truth of every explicit activation node, in graph order; the nodes of a written-out
+    activation (composites.py) give one truth for the composite instead."""
     dtypes = {}
-    vals = site_values(model, feeds, dtypes)
+    found = composites.find(model)
+    vals = site_values(model, feeds, dtypes, tuple(c.x for c in found))
+    graph = list(model.graph.node)  # indices identify nodes (protobuf wrappers are not stable)
+    found = [c for c in found if c.kind != "gelu_tanh" or composites.confirm_gelu(
+        vals[graph[c.nodes[0]].input[0]], vals[c.x])]
+    owner = {index: c for c in found for index in c.nodes}
     opset = opset_of(model)
-    return [node_truth(n, vals, opset, dtypes) for n in activation_nodes(model)]
+    out, done = [], set()
+    for index, n in enumerate(graph):
+        if n.op_type not in ACT_OPS or n.domain not in ("", "ai.onnx"):
+            continue
+        c = owner.get(index)
+        if c is None:
+            out.append(node_truth(n, vals, opset, dtypes))
+        elif id(c) not in done:
+            done.add(id(c))
+            out.append(composite_truth(c, vals))
+    return out
