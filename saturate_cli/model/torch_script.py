@@ -77,7 +77,9 @@ class _Dispatch(TorchDispatchMode):
 
 
 class ScriptRunner:
-    """Runs a ScriptModule with unoptimised execution so each operator is dispatched."""
+    """Runs a ScriptModule with unoptimised execution so each operator is dispatched, in
+    inference mode so composite operators arrive whole: a recurrent kernel (`aten::gru` on
+    CPU is made of `sigmoid_`/`tanh_` calls) is one operator, its gates never seen as sites."""
 
     def __init__(self, module):
         self.module = module
@@ -85,7 +87,8 @@ class ScriptRunner:
         self.not_covered = self.plan.not_covered
 
     def run(self, args: tuple, sink):
-        with torch.jit.optimized_execution(False), _Dispatch(self.plan, sink):
+        with torch.inference_mode(), torch.jit.optimized_execution(False), \
+                _Dispatch(self.plan, sink):
             return self.module(*args)
 
 

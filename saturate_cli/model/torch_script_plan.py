@@ -4,7 +4,8 @@ Every call is followed: `prim::CallMethod` on `self` or on any submodule, whatev
 name (`forward`, or a traced module's `forward1`... for its later calls, enters the submodule as a
 forward hook would in eager mode; any other method runs in the caller's frame),
 `prim::CallFunction` (the function's body, inlined), and the blocks of `prim::If`
-(alternatives) and `prim::Loop` (repeatable). The result is a list of *templates*, one
+(alternatives, or only the one that will run when torch_script_fold decides the condition) and
+`prim::Loop` (repeatable). The result is a list of *templates*, one
 per activation operator in the program text, with the templates that may follow each one at run
 time (a Glushkov automaton over the program's structure): the dispatch capture walks it, so an
 untaken branch or a loop's second iteration does not throw later matches out of step.
@@ -21,12 +22,14 @@ import torch
 from saturate_cli.model.handle import NotCovered
 from saturate_cli.model.torch_kinds import (CALLS, FUSED_ATTENTION, RECURRENT, call_label,
                                            canonical, module_kind)
+from saturate_cli.model.torch_script_fold import decided, fold, mutated
 
 # what an operator in the scripted graph may look like once dispatched
 _DISPATCHED_AS = {"selu": {"elu"}, "celu": {"elu"}, "relu6": {"hardtanh"},
                   "prelu": {"prelu_kernel"}}
 _MAX_DEPTH = 64
-_FORWARD = re.compile(r"forward\d*")  # a traced module called again gets forward1, forward2...
+# a traced module called again gets forward1, forward2...; a scripted overload forward__0
+_FORWARD = re.compile(r"forward(\d*|__\d+)")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class Planner:
 
     def __init__(self, root):
         self.modules = dict(root.named_modules())
+        self.changing = mutated(root)
         self.plan = Plan()
         self.depth = 0
 
@@ -120,9 +124,10 @@ class Planner:
 
     def node(self, node, values, frame: _Frame) -> Fragment:
         op = node.kind()
+        fold(node, values, self.modules, self.changing)
         if op == "prim::GetAttr":
             parent = values.get(node.inputsAt(0).unique())
-            if parent is not None:
+            if isinstance(parent, str) and node.output().unique() not in values:
                 values[node.output().unique()] = f"{parent}.{node.s('name')}".lstrip(".")
         elif op == "prim::CallMethod":
             return self.call_method(node, values, frame)
@@ -133,6 +138,9 @@ class Planner:
             return self.aten(op, frame)
         blocks = list(node.blocks())
         if op == "prim::If" and len(blocks) == 2:
+            taken = decided(node, values)
+            if taken is not None:  # only the block that will run
+                return self.block(blocks[0 if taken else 1].nodes(), values, frame)
             return self.branches(blocks, values, frame)
         if op == "prim::Loop" and blocks:
             return self.loop(self.block(blocks[0].nodes(), values, frame))
@@ -143,7 +151,7 @@ class Planner:
 
     def call_method(self, node, values, frame: _Frame) -> Fragment:
         sub = values.get(node.inputsAt(0).unique())
-        module = self.modules.get(sub) if sub is not None else None
+        module = self.modules.get(sub) if isinstance(sub, str) else None
         if module is None:
             return Fragment()
         name, cls = node.s("name"), getattr(module, "original_name", "")
