@@ -22,7 +22,8 @@ import torch
 from saturate_cli.errors import ModelLoadError, UsageError, first_line
 from saturate_cli.model.torch_capture import EagerCapture
 from saturate_cli.model.torch_handle import TorchModel
-from saturate_cli.model.torch_specs import data_keys, infer_specs, signature_of
+from saturate_cli.model.torch_specs import data_keys, fit_to_data, infer_specs, \
+    signature_of
 from saturate_cli.model.torch_weights import TRUST_HINT, apply_state_dict, read_state_dict, \
     safe_load
 
@@ -91,6 +92,8 @@ def _eager(target: str, fmt: str, model: torch.nn.Module, settings, device: str)
     if names and names[0] not in sig.names and names[0] not in given:
         layers = []  # a name only the data gives: its first layer is not known to read it
     specs = infer_specs(target, names, layers, given, have_data=bool(settings.calibration))
+    if settings.calibration:
+        specs = fit_to_data(specs, settings, list(sig.names) or names)
     keywords = sig.keywords([s.name for s in specs])
     return TorchModel(target, fmt, EagerCapture(model), specs, device, settings, keywords)
 

@@ -4,7 +4,8 @@ Each input is sized by the first layer that reads it directly in the inlined for
 (`aten::linear` / `aten::conv*` / `aten::embedding`, see torch_specs.from_layer), or by
 `--input-shape`. An input that no layer reads directly is sized as torch_specs does for the
 module's first layer (an error asking for --input-shape if that cannot tell) - unless calibration
-data is given: then its shape and dtype are left to the data.
+data is given: then its shape and dtype are left to the data, and guesses yield to the data
+(torch_specs.fit_to_data).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 
 from saturate_cli.errors import ModelLoadError
 from saturate_cli.model.handle import InputSpec
-from saturate_cli.model.torch_specs import infer_specs, share_batch
+from saturate_cli.model.torch_specs import fit_to_data, infer_specs, share_batch
 
 # operator -> (layer class it stands for, index of the weight argument, of the data argument)
 _LAYER_OPS = {"aten::linear": ("Linear", 1, 0), "aten::embedding": ("Embedding", 0, 1),
@@ -84,4 +85,5 @@ def script_specs(target: str, module, settings) -> list[InputSpec]:
                 fallback = fallback or infer_specs(target, names, _layers(module), given)
                 spec = fallback[names.index(name)]
         specs.append(spec)
+    specs = fit_to_data(specs, settings, names) if have_data else specs
     return share_batch(specs, given)

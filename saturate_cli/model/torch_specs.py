@@ -7,7 +7,7 @@ every other batched input takes it); the first parameterised layer (Linear in_fe
 [batch, in]; ConvNd in_channels -> [batch, C, size...] with symbolic spatial sizes; Embedding ->
 int64 token ids [batch, seq] with the table's vocabulary); an input named like a mask next to
 token ids gets the same shape. Anything else is left to the calibration data when there is
-some, else an error asking for --input-shape.
+some, else an error asking for --input-shape. Given data, guesses yield to it (fit_to_data).
 """
 
 from __future__ import annotations
@@ -80,17 +80,56 @@ def signature_of(forward) -> Signature:
                      any(p.kind == P.VAR_KEYWORD for p in params), True)
 
 
-def data_keys(settings, candidates: Iterable[str]) -> list:
-    """The array names of the first calibration record ([] without files or for images)."""
+def first_record(settings, candidates: Iterable[str]) -> dict:
+    """The arrays of the first calibration record ({} without files or for images)."""
     from saturate_cli.calibration.walk import kind_of, records
 
     paths = [Path(p) for p in getattr(settings, "calibration", ()) or ()]
     if not paths or kind_of(paths) == "images":
-        return []
+        return {}
     names = list(candidates) + [p.stem for p in paths if p.is_file()]
     for _, record in records(paths, names, getattr(settings, "memory_budget", None)):
-        return list(record)
-    return []
+        return dict(record)
+    return {}
+
+
+def data_keys(settings, candidates: Iterable[str]) -> list:
+    """The array names of the first calibration record ([] without files or for images)."""
+    return list(first_record(settings, candidates))
+
+
+def _fits(guess: tuple, got: tuple) -> bool:
+    """The data's shape agrees with a guessed one (or is one sample of it)."""
+    if len(got) == len(guess) - 1:
+        got = (None,) + tuple(got)
+    return len(got) == len(guess) and all(
+        not isinstance(g, int) or g == d for g, d in zip(guess[1:], got[1:]))
+
+
+def fit_to_data(specs: list[InputSpec], settings, names: list[str]) -> list[InputSpec]:
+    """Specs guessed from layers yield to the calibration data: a guess the data contradicts
+    (the layer read another tensor) is dropped, shape and dtype left to the data; one it fits
+    keeps its dtype, but its named dims are no longer tied across inputs (two inputs of token
+    ids may differ in length). `--input-shape` specs are the user's word, left alone."""
+    from saturate_cli.calibration.walk import position
+
+    record, given = first_record(settings, names), settings.input_shapes
+    arrays = {}
+    for key, array in record.items():
+        pos = position(key)
+        arrays[str(key) if key in names or pos is None or pos >= len(names)
+               else names[pos]] = array
+    out = []
+    for spec in specs:
+        got = getattr(arrays.get(spec.name), "shape", None)
+        if spec.name in given or not spec.shape or got is None:
+            out.append(spec)
+        elif _fits(spec.shape, tuple(got)):
+            out.append(replace(spec, shape=spec.shape[:1] + tuple(
+                d if isinstance(d, int) else None for d in spec.shape[1:])))
+        else:
+            out.append(InputSpec(spec.name, (), "unknown"))
+    return out
 
 
 def from_layer(name: str, class_name: str, weight) -> Optional[InputSpec]:
