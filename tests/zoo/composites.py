@@ -80,6 +80,8 @@ def find(model: onnx.ModelProto) -> list[Composite]:
         elif n.op_type == "HardSigmoid" and g.times(n.output[0], n.input[0]):
             found.append(Composite("hardswish", n.input[0], (index,),
                                    float(_attr(n, "alpha", 0.2)), float(_attr(n, "beta", 0.5))))
+        elif n.op_type == "Clip" and _hardswish_clip(g, n) is not None:
+            found.append(Composite("hardswish", _hardswish_clip(g, n), (index,), 1 / 6, 0.5))
         elif n.op_type == "Softplus":
             for t in g.consumers.get(n.output[0], []):
                 if t.op_type == "Tanh" and g.times(t.output[0], n.input[0]):
@@ -90,6 +92,23 @@ def find(model: onnx.ModelProto) -> list[Composite]:
             if x is not None:
                 found.append(Composite("gelu_tanh", x, (index,)))
     return found
+
+
+def _hardswish_clip(g: _Graph, clip) -> Optional[str]:
+    """x when `clip` is Clip(x + 3, 0, 6) and its output is multiplied by x (then / 6)."""
+    bounds = [g.const(i) if i else None for i in list(clip.input[1:3]) + [""] * 2][:2]
+    if any(b is None or b.size != 1 for b in bounds) or \
+            [float(b.reshape(-1)[0]) for b in bounds] != [0.0, 6.0]:
+        return None
+    add = g.producer.get(clip.input[0])
+    if add is None or add.op_type != "Add":
+        return None
+    for i in (0, 1):
+        three = g.const(add.input[1 - i])
+        if three is not None and three.size == 1 and float(three.reshape(-1)[0]) == 3.0 \
+                and g.times(clip.output[0], add.input[i]):
+            return add.input[i]
+    return None
 
 
 def _single_leaf(g: _Graph, tensor: str, depth: int = 8) -> Optional[str]:
