@@ -161,7 +161,8 @@ def truth_only(names: list) -> None:
 def main() -> None:
     from models import NAMES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", nargs="*", help="model names (default: all, and sklearn)")
+    ap.add_argument("--only", nargs="*", help="model names (default: all, sklearn and pypi: "
+                    "the trained models PyPI packages ship, pypi_models.py)")
     ap.add_argument("--truth-only", action="store_true", help="rewrite truth_torch.json only")
     a = ap.parse_args()
     if a.truth_only:
@@ -169,12 +170,19 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     mpath = OUT / "manifest.json"
     manifest = json.loads(mpath.read_text()) if mpath.exists() and a.only else []
-    todo = a.only or [*NAMES, "sklearn"]
+    todo = a.only or [*NAMES, "sklearn", "pypi"]
     manifest = [e for e in manifest if e["model"] not in todo
-                and not (e["model"].startswith("sklearn") and "sklearn" in todo)]
+                and not (e["model"].startswith("sklearn") and "sklearn" in todo)
+                and not ("shipped in" in e["format"] and "pypi" in todo)]
     for name in todo:
         try:
-            build_sklearn(manifest) if name == "sklearn" else build_torch(name, manifest)
+            if name == "pypi":
+                from pypi_models import build_pypi
+                build_pypi(manifest, OUT, _entry)
+            elif name == "sklearn":
+                build_sklearn(manifest)
+            else:
+                build_torch(name, manifest)
         except Exception as exc:  # noqa: BLE001 - the model itself did not build
             _entry(manifest, name, "(model)", None, lambda exc=exc: (_ for _ in ()).throw(exc))
         mpath.write_text(json.dumps(manifest, indent=1))
