@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Optional
 
-from saturate_cli.errors import ModelLoadError
+from saturate_cli.errors import CalibrationError, ModelLoadError
 from saturate_cli.model.handle import InputSpec
 
 _SPATIAL = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
@@ -113,7 +113,11 @@ def fit_to_data(specs: list[InputSpec], settings, names: list[str]) -> list[Inpu
     ids may differ in length). `--input-shape` specs are the user's word, left alone."""
     from saturate_cli.calibration.walk import position
 
-    record, given = first_record(settings, names), settings.input_shapes
+    try:
+        record = first_record(settings, names)
+    except CalibrationError:  # reported when the data is read for measuring
+        record = {}
+    given = settings.input_shapes
     arrays = {}
     for key, array in record.items():
         pos = position(key)
