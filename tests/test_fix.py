@@ -160,3 +160,33 @@ def test_rescale_then_shift_applied_together(tmp_path):
     pre = x @ w1.T.astype(np.float64) + b1
     assert (np.abs(pre) >= 2.1782).mean() < 0.10  # tanh's tails, computed here
     assert 0.1 < pre.std() < 3 and abs(pre.mean()) < 1
+
+
+def test_a_bias_reshaped_for_broadcasting_is_found_and_fixed(tmp_path):
+    """PaddlePaddle exports keep weights in Constant nodes and add the bias as
+    Reshape(bias, [1, C, 1, 1]): the producer names the parameter, fix revives its dead units."""
+    rng = np.random.default_rng(4)
+    w = rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32)
+    b = np.array([-30.0, 0.1, -30.0, 0.2], np.float32)
+    nodes = [helper.make_node("Constant", [], ["conv_w"], value=numpy_helper.from_array(w)),
+             helper.make_node("Constant", [], ["conv_b"], value=numpy_helper.from_array(b)),
+             helper.make_node("Constant", [], ["shape"],
+                              value=numpy_helper.from_array(np.array([1, 4, 1, 1], np.int64))),
+             helper.make_node("Conv", ["x", "conv_w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["conv_b", "shape"], ["b4"]),
+             helper.make_node("Add", ["c", "b4"], ["z"]),
+             helper.make_node("Relu", ["z"], ["y"], name="relu")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["n", 3, 6, 6])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    src, out = tmp_path / "m.onnx", tmp_path / "fixed.onnx"
+    onnx.save(model, str(src))
+    result = run_cli("fix", str(src), "-o", str(out), "--json", "-n", "32")
+    summary = json.loads(result.stdout)
+    assert summary["applied"][0]["target"] == "conv_b" and summary["applied"][0]["units"] == [0, 2]
+    x = rng.standard_normal((16, 3, 6, 6)).astype(np.float32)
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    y = sess.run(None, {"x": x})[0]
+    assert all((y[:, u] > 0).mean() > 0.2 for u in range(4))  # every channel alive again

@@ -23,7 +23,6 @@ from saturate_cli.report.model import Report, SiteReport
 from saturate_cli.settings import Settings
 
 APPLICABLE = ("xavier_rescale", "he_rescale", "shift_bias")
-_CHAIN = ("Identity", "Transpose", "Cast")
 
 
 @dataclass
@@ -129,21 +128,16 @@ def _shift(tip: dict):
         return lambda b: b + tip["amount"]
 
     def per_unit(b: np.ndarray) -> np.ndarray:
-        out = b.copy()
+        out = b.reshape(-1).copy()  # a bias reshaped for broadcasting ([1, C, 1, 1]) too
         out[tip["units"]] += tip["amounts"]
-        return out
+        return out.reshape(b.shape)
 
     return per_unit
 
 
 def _origin(g: GraphView, tensor: str) -> str:
-    """The initializer behind a tensor reached through Identity/Transpose/Cast."""
-    for _ in range(6):
-        node = g.producer.get(tensor)
-        if node is None or node.op_type not in _CHAIN:
-            return tensor
-        tensor = node.input[0]
-    return tensor
+    """The constant behind a tensor reached through ops that only move values."""
+    return g.origin(tensor)
 
 
 def _next_fix(report: Report, done: set) -> Optional[tuple[SiteReport, list[dict]]]:

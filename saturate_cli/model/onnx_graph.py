@@ -10,6 +10,10 @@ import onnx
 from onnx import numpy_helper
 
 
+# ops that only move a tensor's values: a constant through them is still that constant
+VALUE_MOVES = ("Identity", "Cast", "Transpose", "Reshape", "Unsqueeze", "Squeeze")
+
+
 class GraphView:
     """Index of one (top-level) ONNX graph for pattern matching."""
 
@@ -60,14 +64,43 @@ class GraphView:
                 if attr.name in ("value_floats", "value_ints"):
                     return np.array(onnx.helper.get_attribute_value(attr))
             return None
-        if node.op_type not in ("Identity", "Cast", "Transpose") or not node.input:
+        if node.op_type not in VALUE_MOVES or not node.input:
             return None
         value = self._constant(node.input[0], depth + 1)
         if value is None or node.op_type == "Identity":
             return value
         if node.op_type == "Cast":
             return value.astype(onnx.helper.tensor_dtype_to_np_dtype(attr(node, "to")))
-        return np.transpose(value, attr(node, "perm"))
+        if node.op_type == "Transpose":
+            return np.transpose(value, attr(node, "perm"))
+        return self._reshaped(node, value, depth)
+
+    def _reshaped(self, node: onnx.NodeProto, value: np.ndarray, depth: int):
+        """Reshape / Unsqueeze / Squeeze of a constant (exporters reshape biases to [1,C,1,1])."""
+        second = self._constant(node.input[1], depth + 1) if len(node.input) > 1 else None
+        try:
+            if node.op_type == "Reshape":
+                if second is None:
+                    return None
+                dims = [value.shape[i] if d == 0 and not attr(node, "allowzero", 0) else int(d)
+                        for i, d in enumerate(second.reshape(-1).tolist())]
+                return value.reshape(dims)
+            axes = attr(node, "axes") if second is None else second.reshape(-1).tolist()
+            if node.op_type == "Squeeze":
+                return np.squeeze(value, tuple(axes)) if axes else np.squeeze(value)
+            return np.expand_dims(value, tuple(a % (value.ndim + len(axes)) for a in axes)) \
+                if axes is not None else None
+        except (ValueError, IndexError, TypeError):
+            return None
+
+    def origin(self, tensor: str) -> str:
+        """The constant tensor a value-moving chain starts from (the parameter's own name)."""
+        for _ in range(6):
+            node = self.producer.get(tensor)
+            if node is None or node.op_type not in VALUE_MOVES or not node.input:
+                return tensor
+            tensor = node.input[0]
+        return tensor
 
     def scalar(self, tensor: str) -> Optional[float]:
         """A constant tensor's value when it holds exactly one number."""

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 
 from saturate_cli.model.handle import Producer
-from saturate_cli.model.onnx_graph import GraphView, attr
+from saturate_cli.model.onnx_graph import VALUE_MOVES, GraphView, attr
 from saturate_cli.model.onnx_names import module_path
 
 WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -72,7 +72,7 @@ def find_producer(g: GraphView, tensor: str) -> Optional[Producer]:
             consts = [i for i in node.input if g.constant(i) is not None]
             if len(consts) != 1:
                 return None
-            bias = bias or consts[0]
+            bias = bias or g.origin(consts[0])  # the parameter, not its reshaped copy
             tensor = g.other_input(node, consts[0]) or ""
         elif op in NORMS:
             if norm is None:
@@ -115,11 +115,11 @@ def _shared(g: GraphView, p: Producer, chain: list[onnx.NodeProto]) -> tuple:
     out = []
     for param in dict.fromkeys(t for t in (p.weight, p.bias, p.norm_scale, p.norm_bias) if t):
         readers, frontier = [], [param]
-        for _ in range(3):  # through Identity / Cast copies of the initializer
+        for _ in range(4):  # through Identity / Cast / Reshape copies of the initializer
             following = []
             for tensor in frontier:
                 for n in g.consumers.get(tensor, []):
-                    if n.op_type in ("Identity", "Cast"):
+                    if n.op_type in VALUE_MOVES:  # copies: who reads the copy counts
                         following.extend(n.output)
                     elif id(n) not in own:
                         readers.append(g.node_name(n))
