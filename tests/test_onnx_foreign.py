@@ -272,3 +272,29 @@ def test_anonymous_parameters_are_named_by_their_layer(tmp_path):
     tips = [t for f in site["findings"] for t in f["suggestions"] if t["kind"] == "shift_bias"]
     assert tips and tips[0]["target"] == "onnx::Conv_8"
     assert "onnx::Conv_8 (the bias of net.layer1.0.conv1)" in tips[0]["rationale"]
+
+
+@pytest.mark.parametrize("mask", [-np.inf, float(np.finfo(np.float32).min), -1e4])
+def test_causal_attention_rows_are_masked_not_collapsed(tmp_path, mask):
+    """GPT-2 style: scores + causal mask -> Softmax. The first query row allows one position:
+    one-hot by construction, a masked row, not collapse; the statistics leave masked logits
+    out (no -1.6e38 means, no Inf findings)."""
+    seq = 5
+    causal = np.triu(np.ones((seq, seq), bool), k=1)
+    bias = np.where(causal, mask, 0.0).astype(np.float32)
+    nodes = [helper.make_node("Add", ["x", "bias"], ["z"]),
+             helper.make_node("Softmax", ["z"], ["y"], axis=-1)]
+    path = _save(tmp_path, nodes, [_x(shape=("n", 2, seq, seq))],
+                 inits=[numpy_helper.from_array(bias, "bias")])
+    x = np.random.default_rng(13).normal(0, 1, (6, 2, seq, seq)).astype(np.float32)
+    report = _run(path, tmp_path, x=x)
+    site = _site(report, "z")
+    z = x + bias  # float32, as onnxruntime adds
+    kept = ~np.broadcast_to(causal, z.shape)
+    assert site["saturation"]["rows"] == 6 * 2 * seq
+    assert site["saturation"]["masked_rows"] == 6 * 2  # the first query row of each head
+    assert site["stats"]["masked"] == int((~kept).sum())
+    assert site["stats"]["count"] == int(kept.sum()) and site["stats"]["inf"] == 0
+    assert site["stats"]["mean"] == pytest.approx(z[kept].astype(np.float64).mean(), rel=1e-5)
+    assert site["stats"]["min"] == float(z[kept].min())
+    assert not [f for f in site["findings"] if f["code"] in ("SAT201", "SAT301")]
