@@ -172,17 +172,17 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     rows = None
     if site.softmax_axes is not None:  # the statistics are those of the unmasked logits
         rows = softmax_nodes(b, x, size, list(site.softmax_axes), dtype, floor, softmax_tau,
-                             probs)
-        values, shown, count, lo, hi = rows.values, rows.shown, rows.count, rows.low, rows.high
+                             probs, lambda t: _sample(b, t, size, rank))
+        values, sample, count, lo, hi = rows.values, rows.sample, rows.count, rows.low, rows.high
     else:
-        values, shown, count = x, x, size
+        values, sample, count = x, _sample(b, x, size, rank), size
         lo, hi = b.reduce("ReduceMin", x, None), b.reduce("ReduceMax", x, None)
     if lay:
         sums = fast_moments(b, values, lay, count, shape, lo, hi)
     else:
         sums = exact_moments(b, values, axes, elem_type == TensorProto.DOUBLE)
     so = SiteOutputs(size=count, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
-                     sample=_sample(b, shown, size, site.rank), unit_sum=sums.unit_sum)
+                     sample=sample, unit_sum=sums.unit_sum)
     dyn = {"low": _runtime(b, site.low_from, as_x), "high": _runtime(b, site.high_from, as_x)}
     so.low_value, so.high_value = dyn["low"], dyn["high"]
     flat = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 from onnx import TensorProto
@@ -19,7 +19,7 @@ class SoftmaxNodes:
     """Names of one softmax site's row counts and of its unmasked logits."""
 
     values: str  # x with masked logits set to 0 (for the sums)
-    shown: str  # x with masked logits set to NaN (for the histogram sample)
+    sample: str  # the histogram subsample, masked logits as NaN (not binned)
     count: str  # unmasked logits
     masked: str
     low: str  # min and max of the unmasked logits
@@ -30,35 +30,57 @@ class SoftmaxNodes:
 
 
 def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, floor: float,
-                  tau: float, probs: Optional[tuple[str, str]]) -> SoftmaxNodes:
+                  tau: float, probs: Optional[tuple[str, str]],
+                  sample: Callable[[str], str]) -> SoftmaxNodes:
     """The nodes; `floor` is the mask floor of the logits' own dtype, `probs` (op, output) the
-    node's own output when it can be read instead of recomputing the softmax."""
+    node's own output when it can be read instead of recomputing the softmax, `sample` takes
+    the histogram subsample of a tensor.
+
+    Passes over the full tensor are what cost (BERT's attention scores): the row maximum, one
+    comparison with a per-row threshold (the gap below the maximum, or the floor), its cast
+    and row counts, the zero-filled copy for the sums and the +inf-filled one for the minimum;
+    the maximum, the sample and everything per row work on small tensors."""
     top = b.reduce("ReduceMax", x, axes, keepdims=1)
     cutoff = b.op("Sub", [top, b.const(np.array(MASKED_GAP, dtype=dtype))])
     gap = b.op("Less", [cutoff, top])  # false where the gap is lost to rounding, inf and NaN
-    below = b.op("And", [b.compare(x, cutoff, "low"), gap])
-    masked = b.op("Or", [below, b.compare(x, np.array(floor, dtype=dtype), "low")])
-    valid = b.op("Not", [masked])
-    as_int = b.op("Cast", [valid], "valid", to=TensorProto.INT64)
-    count = b.reduce("ReduceSum", as_int, None)
-    lonely = b.op("Less", [b.reduce("ReduceSum", as_int, axes), b.const(np.array(2, np.int64))])
+    floor_c = b.const(np.array(floor, dtype=dtype))
+    limit = b.op("Where", [gap, b.op("Max", [cutoff, floor_c]), floor_c])  # per row
+    masked = b.compare(x, limit, "low")
+    per_row = _row_counts(b, masked, axes)  # masked logits per row (int64)
+    n_rows = b.op("Size", [per_row])
+    one, zero = b.const(np.array(1, np.int64)), b.const(np.array(0, np.int64))
+    row_len = b.op("Div", [size, b.op("Where", [b.op("Equal", [n_rows, zero]), one, n_rows])])
+    lonely = b.op("Less", [b.op("Sub", [row_len, per_row]), b.const(np.array(2, np.int64))])
     if probs is not None:
         collapsed_row = _collapsed_from_probs(b, *probs, axes, dtype, tau)
     else:
         mass = b.reduce("ReduceSum", b.op("Exp", [b.op("Sub", [x, top])]), axes)
         collapsed_row = b.op("Less", [mass, b.const(np.array(1.0 / (1.0 - tau), dtype=dtype))])
     judged = b.op("And", [collapsed_row, b.op("Not", [lonely])])
+    masked_total = b.reduce("ReduceSum", per_row, None)
+    has_values = b.op("Not", [b.op("Equal", [b.op("Sub", [row_len, per_row]), zero])])
+    row_top = b.reduce("ReduceMax", top, axes)  # the row maxima without their kept dims
+    ninf = b.const(np.array(-np.inf, dtype=dtype))
 
-    def where(fill: float, hint: str) -> str:
-        return b.op("Where", [valid, x, b.const(np.array(fill, dtype=dtype))], hint)
+    def fill(value: float, hint: str) -> str:
+        return b.op("Where", [masked, b.const(np.array(value, dtype=dtype)), x], hint)
 
     return SoftmaxNodes(
-        values=where(0.0, "unmasked"), shown=where(np.nan, "shown"), count=count,
-        masked=b.op("Sub", [size, count]),
-        low=b.reduce("ReduceMin", where(np.inf, "for_min"), None),
-        high=b.reduce("ReduceMax", where(-np.inf, "for_max"), None),
+        values=fill(0.0, "unmasked"),
+        sample=b.op("Where", [sample(masked), b.const(np.array(np.nan, dtype=dtype)),
+                              sample(x)], "shown"),
+        count=b.op("Sub", [size, masked_total]), masked=masked_total,
+        low=b.reduce("ReduceMin", fill(np.inf, "for_min"), None),
+        high=b.reduce("ReduceMax", b.op("Where", [has_values, row_top, ninf]), None),
         rows=b.op("Size", [lonely], "rows"), collapsed=_total(b, judged),
         masked_rows=_total(b, lonely))
+
+
+def _row_counts(b: GraphBuilder, mask: str, axes: list[int]) -> str:
+    """True values per row (int64, rows shaped as the reduction leaves them). Cast to float32
+    and summed: exact for rows under 2^24 values, a quarter of the bytes of an int64 cast."""
+    as_float = b.op("Cast", [mask], "f", to=TensorProto.FLOAT)
+    return b.op("Cast", [b.reduce("ReduceSum", as_float, axes)], "n", to=TensorProto.INT64)
 
 
 def _total(b: GraphBuilder, mask: str) -> str:
