@@ -51,22 +51,39 @@ def _host(t: torch.Tensor) -> np.ndarray:
     return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
 
 
-def masked_logits(x: torch.Tensor, axis: int, dtype: torch.dtype) -> torch.Tensor:
-    """Softmax logits masked out (boolean, x's shape): MASKED_GAP or more below the row's
-    maximum where that gap is representable, or at or below half of `dtype`'s minimum."""
+@dataclass
+class Masks:
+    """A softmax input's masked logits, counted per row, and the rows' maxima."""
+
+    masked: torch.Tensor  # boolean, x's shape
+    per_row: torch.Tensor  # masked logits per row (the softmax axis reduced)
+    top: torch.Tensor  # row maxima, the axis kept
+    row_len: int
+
+
+def masked_logits(x: torch.Tensor, axis: int, dtype: torch.dtype) -> Masks:
+    """Softmax logits masked out: MASKED_GAP or more below the row's maximum where that gap is
+    representable, or at or below half of `dtype`'s minimum. One comparison of x with a
+    per-row threshold (the larger of the two where the gap applies)."""
     top = x.amax(dim=axis, keepdim=True)
     cutoff = top - MASKED_GAP
-    return ((x <= cutoff) & (cutoff < top)) | (x <= 0.5 * torch.finfo(dtype).min)
+    floor = torch.full_like(top, 0.5 * torch.finfo(dtype).min)
+    limit = torch.where(cutoff < top, torch.maximum(cutoff, floor), floor)
+    masked = x <= limit
+    per_row = masked.sum(dim=axis, dtype=torch.int32 if x.numel() < 2**31 else torch.int64)
+    return Masks(masked, per_row, top, x.shape[axis])
 
 
-def _extremes(x: torch.Tensor, masked: Optional[torch.Tensor]) -> tuple[float, float, int]:
-    """(min, max) of the values measured and how many are masked: one host transfer."""
-    if masked is None:
+def _extremes(x: torch.Tensor, m: Optional[Masks]) -> tuple[float, float, int]:
+    """(min, max) of the values measured and how many are masked: one host transfer. The
+    maximum of the unmasked logits is that of the row maxima of rows that keep any."""
+    if m is None:
         lo, hi = torch.aminmax(x)
         return float(lo), float(hi), 0
-    lo = x.masked_fill(masked, math.inf).amin()
-    hi = x.masked_fill(masked, -math.inf).amax()
-    got = torch.stack([lo.double(), hi.double(), masked.sum().double()]).tolist()
+    lo = x.masked_fill(m.masked, math.inf).amin()
+    row_top = m.top.reshape(m.per_row.shape)
+    hi = torch.where(m.per_row < m.row_len, row_top, torch.full_like(row_top, -math.inf)).amax()
+    got = torch.stack([lo.double(), hi.double(), m.per_row.sum().double()]).tolist()
     return got[0], got[1], int(got[2])
 
 
@@ -126,8 +143,9 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
     if numel == 0:
         return Reductions(0, 0.0, 0.0, float("inf"), float("-inf"), np.zeros(0))
     softmax = plan.softmax_axis is not None and x.dim() >= 1
-    masked = masked_logits(x, plan.softmax_axis, dtype) if softmax else None
-    lo, hi, hidden = _extremes(x, masked)
+    masks = masked_logits(x, plan.softmax_axis, dtype) if softmax else None
+    masked = masks.masked if masks is not None else None
+    lo, hi, hidden = _extremes(x, masks)
     size = numel - hidden  # the values measured
     if not (size and math.isfinite(lo) and math.isfinite(hi)):
         return Reductions(numel, math.nan, math.nan, lo, hi, np.zeros(0))
@@ -151,8 +169,11 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
     if scale != 1.0:
         total, squares = total.double() / scale, squares.double() / (scale * scale)
     scalars = [total, squares.double()]
-    shown = x if masked is None else x.masked_fill(masked, math.nan)
-    vectors = [shown.reshape(-1)[:: sample_step(numel)].double()]
+    step = sample_step(numel)
+    sample = x.reshape(-1)[::step]
+    if masked is not None:  # masked logits are not binned: NaN in the (small) sample
+        sample = sample.masked_fill(masked.reshape(-1)[::step], math.nan)
+    vectors = [sample.double()]
     if unit is not None:
         vectors.append(unit_sum.double())
     for limit, below in ((plan.low, True), (plan.high, False)):
@@ -171,7 +192,7 @@ def reduce_tensor(x: torch.Tensor, plan: Plan, softmax_tau: float,
             limit = math.log1p(-softmax_tau) if plan.log_probs else 1.0 - softmax_tau
         else:
             top, limit = torch.softmax(x, dim=axis).amax(dim=axis), 1.0 - softmax_tau
-        lonely = (~masked).sum(dim=axis) <= 1  # masked rows: one-hot by construction
+        lonely = masks.row_len - masks.per_row <= 1  # masked rows: one-hot by construction
         scalars += [torch.count_nonzero((top > limit) & ~lonely).double(),
                     torch.count_nonzero(lonely).double()]
         rows = x.movedim(axis, -1).reshape(-1, x.shape[axis])[:ROWS_PER_BATCH]
