@@ -135,24 +135,30 @@ def test_fix_keeps_if_branches(tmp_path):
     assert [n.op_type for n in onnx.load(str(out)).graph.node].count("If") == 1
 
 
+def _fix_graph(tmp_path, nodes, x_shape, samples: str, inits=()):
+    """`saturate fix --json` on a graph x -> nodes -> y (opset 13): result, summary, output."""
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, x_shape)], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)], list(inits))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    src, out = tmp_path / "m.onnx", tmp_path / "fixed.onnx"
+    onnx.save(model, str(src))
+    result = run_cli("fix", str(src), "-o", str(out), "--json", "-n", samples)
+    return result, json.loads(result.stdout), out
+
+
 def test_rescale_then_shift_applied_together(tmp_path):
     """A vanished, off-centre tanh input (std ~1e-6 around 3): the report says rescale, then
     shift the rescaled layer; fix applies both before re-measuring and leaves it healthy."""
     rng = np.random.default_rng(3)
     w = (rng.standard_normal((8, 8)) * 1e-7).astype(np.float32)
     b = np.full(8, 3.0, np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Gemm", ["x", "w", "b"], ["z"], name="fc", transB=1),
-         helper.make_node("Tanh", ["z"], ["y"], name="act")], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 8])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    src, out = tmp_path / "m.onnx", tmp_path / "fixed.onnx"
-    onnx.save(model, str(src))
-    result = run_cli("fix", str(src), "-o", str(out), "--json", "-n", "64")
-    summary = json.loads(result.stdout)
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["z"], name="fc", transB=1),
+             helper.make_node("Tanh", ["z"], ["y"], name="act")]
+    result, summary, out = _fix_graph(tmp_path, nodes, ["n", 8], "64",
+                                      [numpy_helper.from_array(w, "w"),
+                                       numpy_helper.from_array(b, "b")])
     assert [c["kind"] for c in summary["applied"]][:2] == ["xavier_rescale", "shift_bias"]
     assert result.exit_code == 0, result.stdout
     w1, b1 = _producer_weights(onnx.load(str(out)), "fc")
@@ -176,15 +182,7 @@ def test_a_bias_reshaped_for_broadcasting_is_found_and_fixed(tmp_path):
              helper.make_node("Reshape", ["conv_b", "shape"], ["b4"]),
              helper.make_node("Add", ["c", "b4"], ["z"]),
              helper.make_node("Relu", ["z"], ["y"], name="relu")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
-        "x", TensorProto.FLOAT, ["n", 3, 6, 6])], [helper.make_tensor_value_info(
-            "y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    src, out = tmp_path / "m.onnx", tmp_path / "fixed.onnx"
-    onnx.save(model, str(src))
-    result = run_cli("fix", str(src), "-o", str(out), "--json", "-n", "32")
-    summary = json.loads(result.stdout)
+    result, summary, out = _fix_graph(tmp_path, nodes, ["n", 3, 6, 6], "32")
     assert summary["applied"][0]["target"] == "conv_b" and summary["applied"][0]["units"] == [0, 2]
     x = rng.standard_normal((16, 3, 6, 6)).astype(np.float32)
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
