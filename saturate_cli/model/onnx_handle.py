@@ -16,7 +16,7 @@ from saturate_cli.activations import get_kind
 from saturate_cli.errors import first_line, CalibrationError, ModelLoadError
 from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Site
 from saturate_cli.model.onnx_branches import measurable_ifs, read_conditions, specialise
-from saturate_cli.model.onnx_graph import GraphView
+from saturate_cli.model.onnx_graph import VALUE_MOVES, GraphView
 from saturate_cli.model.onnx_engine import (PLAIN, OrtSession, first_working, missing_kernel,
                                             open_with)
 from saturate_cli.model.onnx_instrument import instrumented
@@ -65,8 +65,7 @@ def _input_specs(g: GraphView) -> list[InputSpec]:
     return specs
 
 
-_SHAPE_ONLY = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "Identity", "Transpose",
-               "Expand", "Slice", "Concat", "Tile", "CastLike"}
+_SHAPE_ONLY = {*VALUE_MOVES, "Flatten", "Expand", "Slice", "Concat", "Tile", "CastLike"}
 
 
 def _vocab(g: GraphView, name: str, depth: int = 8) -> Optional[int]:
@@ -79,17 +78,24 @@ def _vocab(g: GraphView, name: str, depth: int = 8) -> Optional[int]:
         for tensor in frontier:
             for node in g.consumers.get(tensor, []):
                 if node.op_type == "Gather" and len(node.input) == 2 and node.input[1] == tensor:
-                    table = g.initializers.get(node.input[0])
-                    dims = list(table.dims) if table is not None else list(
-                        np.shape(g.constant(node.input[0])) if g.constant(node.input[0])
-                        is not None else ())
-                    if dims:
-                        found.append(int(dims[0]))
+                    rows = _table_rows(g, node.input[0])
+                    if rows is not None:
+                        found.append(rows)
                 elif node.op_type in _SHAPE_ONLY and node.input and node.input[0] == tensor:
                     following.extend(o for o in node.output if o and o not in seen)
         seen.update(following)
         frontier = following
     return min(found) if found else None
+
+
+def _table_rows(g: GraphView, table: str) -> Optional[int]:
+    """Rows of a constant table: an initializer's declared dims (not its decoded values, which
+    can be hundreds of MB), else a Constant node's value."""
+    init = g.initializers.get(table)
+    if init is not None:
+        return int(init.dims[0]) if init.dims else None
+    value = g.constant(table)
+    return int(value.shape[0]) if value is not None and value.ndim else None
 
 
 class OnnxModel:
@@ -324,8 +330,8 @@ class OnnxModel:
                 else:
                     out[plan.site.name] = stats
             if redo:  # NaN/Inf reached these sites: measure them exactly from the raw tensors
-                exposed[:] = exposed or [self._exposed_measurer(redo, tau, softmax_tau,
-                                                                observed, all_sites=True)]
+                exposed[:] = exposed or [self._exposed_measurer(plans, tau, softmax_tau,
+                                                                observed)]
                 out.update(exposed[0](batch, only={p.site.name for p in redo}))
             return out
 
@@ -337,11 +343,11 @@ class OnnxModel:
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise _load_error(self.path, exc) from None
 
-    def _exposed_measurer(self, plans: list[Plan], tau, softmax_tau, observed: Observed,
-                          all_sites: bool = False):
-        """Per batch: the site inputs (and run-time thresholds) as outputs, numpy statistics."""
+    def _exposed_measurer(self, plans: list[Plan], tau, softmax_tau, observed: Observed):
+        """Per batch: the site inputs (and run-time thresholds) as outputs, numpy statistics
+        (of the plans' sites, or of those named in `only`)."""
         self._reload()
-        names = exposed_names(self.sites if all_sites else [p.site for p in plans])
+        names = exposed_names([p.site for p in plans])
         raw_model = onnx.ModelProto()
         raw_model.CopyFrom(self.model)
         del raw_model.graph.output[:]

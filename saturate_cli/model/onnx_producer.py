@@ -13,7 +13,7 @@ from saturate_cli.model.onnx_graph import VALUE_MOVES, GraphView, attr
 from saturate_cli.model.onnx_names import module_path
 
 WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-PASS_THROUGH = ("Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "Transpose")
+PASS_THROUGH = (*VALUE_MOVES, "Flatten")
 NORMS = ("BatchNormalization", "LayerNormalization", "InstanceNormalization",
          "GroupNormalization", "SimplifiedLayerNormalization")
 _MAX_STEPS = 8

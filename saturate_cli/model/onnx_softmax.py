@@ -50,7 +50,8 @@ def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, fl
     n_rows = b.op("Size", [per_row])
     one, zero = b.const(np.array(1, np.int64)), b.const(np.array(0, np.int64))
     row_len = b.op("Div", [size, b.op("Where", [b.op("Equal", [n_rows, zero]), one, n_rows])])
-    lonely = b.op("Less", [b.op("Sub", [row_len, per_row]), b.const(np.array(2, np.int64))])
+    kept = b.op("Sub", [row_len, per_row])  # unmasked logits per row
+    lonely = b.op("Less", [kept, b.const(np.array(2, np.int64))])
     if probs is not None:
         collapsed_row = _collapsed_from_probs(b, *probs, axes, dtype, tau)
     else:
@@ -58,7 +59,7 @@ def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, fl
         collapsed_row = b.op("Less", [mass, b.const(np.array(1.0 / (1.0 - tau), dtype=dtype))])
     judged = b.op("And", [collapsed_row, b.op("Not", [lonely])])
     masked_total = b.reduce("ReduceSum", per_row, None)
-    has_values = b.op("Not", [b.op("Equal", [b.op("Sub", [row_len, per_row]), zero])])
+    has_values = b.op("Not", [b.op("Equal", [kept, zero])])
     row_top = b.reduce("ReduceMax", top, axes)  # the row maxima without their kept dims
     ninf = b.const(np.array(-np.inf, dtype=dtype))
 
