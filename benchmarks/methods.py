@@ -48,7 +48,7 @@ def plain_onnx(name: str, batches: Batches, threads: int) -> float:
 
 def saturate_onnx(name: str, batches: Batches, threads: int) -> float:
     """saturate's calibration loop: OnnxModel.collect on the same batches."""
-    from saturate_cli.model.onnx_handle import OnnxModel
+    from saturate_cli.model.onnx.handle import OnnxModel
     from saturate_cli.settings import Settings
 
     handle = OnnxModel(models.onnx_path(name), Settings().memory_budget, threads)
@@ -57,7 +57,7 @@ def saturate_onnx(name: str, batches: Batches, threads: int) -> float:
 
 def site_inputs(name: str) -> set[str]:
     """The activation-input tensors saturate measures (the peers calibrate exactly these)."""
-    from saturate_cli.model.onnx_handle import OnnxModel
+    from saturate_cli.model.onnx.handle import OnnxModel
 
     handle = OnnxModel(models.onnx_path(name), 2**40)
     return {s.input for s in handle.sites}

@@ -49,8 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     args = ap.parse_args(argv)
 
-    from saturate_cli.model.onnx_handle import OnnxModel
-    from saturate_cli.model.onnx_instrument import instrumented
+    from saturate_cli.model.onnx.handle import OnnxModel
+    from saturate_cli.model.onnx.instrument import instrumented
 
     handle = OnnxModel(models.onnx_path(args.model), 2**40)
     batches = [models.example_inputs(args.model, args.batch_size, s) for s in range(args.batches)]

@@ -22,7 +22,7 @@ MODELS = ["mlp_sigmoid_badinit", "transformer_block", "cnn_silu_hardswish", "cnn
 
 def _batches(name: str, settings):
     from saturate_cli.calibration import make_batches
-    from saturate_cli.model.onnx_handle import OnnxModel
+    from saturate_cli.model.onnx.handle import OnnxModel
 
     handle = OnnxModel(SAMPLES / f"{name}.onnx", settings.memory_budget)
     return handle, list(make_batches(handle.inputs, settings)[0])

@@ -73,7 +73,7 @@ def inspect_handle(handle, target: str, settings: Settings,
 
 
 def _fitting_batches(handle, settings: Settings, batch_given: bool):
-    """The batches, at a batch size whose run fits the memory budget (see onnx_memory.py)."""
+    """The batches, at a batch size whose run fits the memory budget (see onnx/memory.py)."""
     chosen, notes = settings.batch_size, []
     while True:
         batches, info = make_batches(handle.inputs, settings)

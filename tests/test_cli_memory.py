@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import run_cli
-from saturate_cli.model.onnx_memory import ARENA, REDO, estimate_peak, tensor_sizes
+from saturate_cli.model.onnx.memory import ARENA, REDO, estimate_peak, tensor_sizes
 from saturate_cli.pipeline import inspect_model
 from saturate_cli.settings import Settings
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import SAMPLES, run_cli
-from saturate_cli.model.onnx_handle import OnnxModel
+from saturate_cli.model.onnx.handle import OnnxModel
 
 CLEAN = str(SAMPLES / "mlp_sigmoid_xavier.onnx")  # no finding: a full run exits 0
 FORMATS = ("text", "json", "ndjson", "sarif", "github", "gitlab", "junit", "markdown")

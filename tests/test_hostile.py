@@ -24,7 +24,7 @@ from hostile.make_corpus import Case, Evil, build_corpus
 from saturate_cli.render import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
-TORCH_LOADER = ROOT / "saturate_cli" / "model" / "torch_load.py"
+TORCH_LOADER = ROOT / "saturate_cli" / "model" / "torch/load.py"
 CORPUS = Path(tempfile.mkdtemp(prefix="saturate-hostile-"))
 atexit.register(shutil.rmtree, CORPUS, ignore_errors=True)
 CASES = {c.name: c for c in build_corpus(CORPUS)}

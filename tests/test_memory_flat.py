@@ -10,7 +10,7 @@ import pytest
 
 from conftest import SAMPLES
 from saturate_cli.calibration import make_batches
-from saturate_cli.model.onnx_handle import OnnxModel
+from saturate_cli.model.onnx.handle import OnnxModel
 from saturate_cli.settings import Settings
 
 BATCH = 4

@@ -11,7 +11,7 @@ from onnx import TensorProto, helper
 from pathlib import Path
 
 from saturate_cli.activations import get_kind
-from saturate_cli.model.onnx_handle import OnnxModel
+from saturate_cli.model.onnx.handle import OnnxModel
 from saturate_cli.pipeline import inspect_model
 from saturate_cli.settings import Settings
 

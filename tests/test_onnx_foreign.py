@@ -305,7 +305,7 @@ def test_causal_attention_rows_are_masked_not_collapsed(tmp_path, mask):
 def test_nan_batches_of_different_sites_are_all_measured(tmp_path):
     """NaN reaches site a in the first batch and site b in the second: both batches of both
     sites are measured exactly (the exact redo covers whichever sites a batch needs)."""
-    from saturate_cli.model.onnx_handle import OnnxModel
+    from saturate_cli.model.onnx.handle import OnnxModel
 
     nodes = [helper.make_node("Tanh", ["a"], ["ya"]), helper.make_node("Sigmoid", ["b"], ["yb"])]
     path = _save(tmp_path, nodes, [_x("a"), _x("b")], outputs=("ya", "yb"))

@@ -7,8 +7,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from saturate_cli.model.onnx_handle import OnnxModel
-from saturate_cli.model.onnx_session import _IN_MEMORY
+from saturate_cli.model.onnx.handle import OnnxModel
+from saturate_cli.model.onnx.session import _IN_MEMORY
 
 WIDTH = 1600  # 1600 x 1600 float32 = 10.2 MB of weights
 

@@ -64,7 +64,7 @@ def test_softmax_on_a_middle_axis(tmp_path):
 
 def test_unknown_rank_is_probed(tmp_path):
     """A site whose rank shape inference cannot tell still gets per-unit counts."""
-    from saturate_cli.model.onnx_handle import OnnxModel
+    from saturate_cli.model.onnx.handle import OnnxModel
 
     nodes = [helper.make_node("Reshape", ["x", "s"], ["r"]),
              helper.make_node("Relu", ["r"], ["y"])]
@@ -113,8 +113,8 @@ def test_contrib_gelu_is_measured_and_other_custom_ops_are_grouped(tmp_path):
     model = helper.make_model(graph, opset_imports=[
         helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1),
         helper.make_opsetid("acme", 1)])
-    from saturate_cli.model.onnx_graph import GraphView
-    from saturate_cli.model.onnx_sites import discover
+    from saturate_cli.model.onnx.graph import GraphView
+    from saturate_cli.model.onnx.sites import discover
 
     sites, uncovered = discover(GraphView(model))
     assert [(s.name, s.kind, s.input) for s in sites] == [("ms_gelu", "gelu", "x")]

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
 from saturate_cli.model.handle import Site
-from saturate_cli.model.onnx_measure import Observed, Plan, graph_batch
-from saturate_cli.model.onnx_instrument import instrumented
-from saturate_cli.model.onnx_sums import HUGE, RUN_CAP
+from saturate_cli.model.onnx.measure import Observed, Plan, graph_batch
+from saturate_cli.model.onnx.instrument import instrumented
+from saturate_cli.model.onnx.sums import HUGE, RUN_CAP
 from saturate_cli.stats.reductions import sample_step
 from saturate_cli.stats.site_stats import stats_of_array
 
@@ -159,7 +159,7 @@ def test_per_unit_counts_in_every_layout():
 
 def test_the_model_is_restored_after_measuring(samples):
     """Statistics nodes sit next to their sites while the session is built, then are gone."""
-    from saturate_cli.model.onnx_handle import OnnxModel
+    from saturate_cli.model.onnx.handle import OnnxModel
 
     handle = OnnxModel(samples / "transformer_block.onnx", 2**32)
     before = handle.model.SerializeToString()

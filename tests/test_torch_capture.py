@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from saturate_cli.model.torch_load import load_factory  # noqa: E402
+from saturate_cli.model.torch.load import load_factory  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
 
 NET = '''

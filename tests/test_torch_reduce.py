@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from saturate_cli.model.torch_reduce import Plan, batch_stats, reduce_tensor  # noqa: E402
+from saturate_cli.model.torch.reduce import Plan, batch_stats, reduce_tensor  # noqa: E402
 from saturate_cli.stats.reductions import sample_step, stats_from_reductions  # noqa: E402
 from saturate_cli.stats.site_stats import stats_of_array  # noqa: E402
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
-from saturate_cli.model.torch_load import load_file  # noqa: E402
+from saturate_cli.model.torch.load import load_file  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
 
 
@@ -158,7 +158,7 @@ def test_every_call_is_a_site_with_eager_statistics(tmp_path, form):
 
 
 def test_same_names_as_the_eager_capture(tmp_path):
-    from saturate_cli.model.torch_load import _eager
+    from saturate_cli.model.torch.load import _eager
 
     _, path = _save(tmp_path, "script")
     eager = _eager("net", "pytorch", _build(), Settings(), "cpu")

@@ -14,7 +14,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
-from saturate_cli.model.torch_load import load_file  # noqa: E402
+from saturate_cli.model.torch.load import load_file  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
 
 QUICK = ("-q", "-f", "json", "--exit-zero")

@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from saturate_cli.model.torch_reduce import Plan, batch_stats  # noqa: E402
+from saturate_cli.model.torch.reduce import Plan, batch_stats  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
 from saturate_cli.stats.reductions import sample_step  # noqa: E402
 from saturate_cli.stats.site_stats import stats_of_array  # noqa: E402
@@ -97,7 +97,7 @@ def build():
 
 
 def test_causal_attention_model_end_to_end(tmp_path):
-    from saturate_cli.model.torch_load import load_factory
+    from saturate_cli.model.torch.load import load_factory
 
     (tmp_path / "attn.py").write_text(textwrap.dedent(ATTENTION))
     x = np.random.default_rng(0).normal(size=(5, 7, 8)).astype(np.float32)

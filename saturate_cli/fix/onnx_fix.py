@@ -16,8 +16,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from saturate_cli.model.onnx_graph import GraphView
-from saturate_cli.model.onnx_handle import OnnxModel
+from saturate_cli.model.onnx.graph import GraphView
+from saturate_cli.model.onnx.handle import OnnxModel
 from saturate_cli.pipeline import inspect_handle
 from saturate_cli.report.model import Report, SiteReport
 from saturate_cli.settings import Settings

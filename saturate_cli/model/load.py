@@ -30,7 +30,7 @@ def load_model(target: str, settings: Settings):
     if _is_zip(path) or _is_pickle(path):  # torch.save / TorchScript / .pt2: zip or pickle
         _check_torch_budget(path, settings.memory_budget)
         return _torch_loader().load_file(path, settings)
-    from saturate_cli.model.onnx_handle import OnnxModel
+    from saturate_cli.model.onnx.handle import OnnxModel
 
     return OnnxModel(path, settings.memory_budget, settings.threads, _providers(settings))
 
@@ -80,7 +80,7 @@ def _providers(settings: Settings) -> list[str]:
 def _torch_loader():
     """The PyTorch loaders, imported only when a PyTorch model is inspected."""
     try:
-        from saturate_cli.model import torch_load
+        from saturate_cli.model.torch import load as torch_load
     except ImportError as exc:
         raise ModelLoadError(
             f"PyTorch models need the torch extra: pip install 'saturate-cli[torch]' ({exc})"

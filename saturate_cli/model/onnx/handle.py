@@ -15,17 +15,17 @@ import onnx
 from saturate_cli.activations import get_kind
 from saturate_cli.errors import first_line, CalibrationError, ModelLoadError
 from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Site
-from saturate_cli.model.onnx_branches import measurable_ifs, read_conditions, specialise
-from saturate_cli.model.onnx_graph import VALUE_MOVES, GraphView
-from saturate_cli.model.onnx_engine import (PLAIN, OrtSession, first_working, missing_kernel,
+from saturate_cli.model.onnx.branches import measurable_ifs, read_conditions, specialise
+from saturate_cli.model.onnx.graph import VALUE_MOVES, GraphView
+from saturate_cli.model.onnx.engine import (PLAIN, OrtSession, first_working, missing_kernel,
                                             open_with)
-from saturate_cli.model.onnx_instrument import instrumented
-from saturate_cli.model.onnx_load import read_model, weightless
-from saturate_cli.model.onnx_measure import (GRAPH_STATS_OPSET, Observed, Plan, array_batch,
+from saturate_cli.model.onnx.instrument import instrumented
+from saturate_cli.model.onnx.load import read_model, weightless
+from saturate_cli.model.onnx.measure import (GRAPH_STATS_OPSET, Observed, Plan, array_batch,
                                              exposed_names, graph_batch)
-from saturate_cli.model.onnx_session import Staged
-from saturate_cli.model.onnx_producer import find_producer, unit_axis
-from saturate_cli.model.onnx_sites import discover, is_measurable
+from saturate_cli.model.onnx.session import Staged
+from saturate_cli.model.onnx.producer import find_producer, unit_axis
+from saturate_cli.model.onnx.sites import discover, is_measurable
 from saturate_cli.stats.site_stats import SiteStats
 
 
@@ -126,8 +126,8 @@ class OnnxModel:
         return bool(measurable_ifs(self.model))
 
     def estimate_peak(self, shapes: dict) -> Optional[int]:
-        """Bytes a run on inputs of these shapes may need (onnx_memory.py)."""
-        from saturate_cli.model.onnx_memory import estimate_peak
+        """Bytes a run on inputs of these shapes may need (onnx/memory.py)."""
+        from saturate_cli.model.onnx.memory import estimate_peak
 
         self._reload()
         return estimate_peak(self.model, shapes)
@@ -195,7 +195,7 @@ class OnnxModel:
 
     def _session(self, model: onnx.ModelProto):
         """A session for `model` under the current engine; when onnxruntime lacks a kernel the
-        model needs, the first fallback engine that runs it (onnx_engine.py), with a note."""
+        model needs, the first fallback engine that runs it (onnx/engine.py), with a note."""
         try:
             return open_with(self.engine, model, self._ort_session)
         except Exception as exc:  # noqa: BLE001 - runtimes and converters raise many types

@@ -4,7 +4,7 @@
 module stack they came from (`nn_module_stack`). Sites are planned once from the graph, named
 exactly like the eager capture names them (module path, or `path:fn#n` for functional calls;
 an activation module's site is the first node run inside it, so Softsign's decomposed
-abs/add/div is still one softsign site; a composite activation module, torch_composite.py, is
+abs/add/div is still one softsign site; a composite activation module, torch/composite.py, is
 one site on its input, none inside it), and the Interpreter hands each site's input to the
 sink before the node runs. Producers are found by walking the graph back from that input.
 """
@@ -21,12 +21,12 @@ import torch.fx
 
 from saturate_cli.errors import ModelLoadError, first_line
 from saturate_cli.model.handle import InputSpec, NotCovered, Producer
-from saturate_cli.model.torch_composite import GELU_TANH_LABEL, composite_kind, \
+from saturate_cli.model.torch.composite import GELU_TANH_LABEL, composite_kind, \
     is_gelu_tanh_input
-from saturate_cli.model.torch_handle import TorchModel
-from saturate_cli.model.torch_kinds import (CALLS, FUSED_ATTENTION, call_label, canonical,
+from saturate_cli.model.torch.handle import TorchModel
+from saturate_cli.model.torch.kinds import (CALLS, FUSED_ATTENTION, call_label, canonical,
                                            classify, module_kind)
-from saturate_cli.model.torch_producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
+from saturate_cli.model.torch.producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
 
 _MAX_STEPS = 8
 _ARITHMETIC = ("mul", "add", "sub", "rsub", "div", "pow")

@@ -1,6 +1,6 @@
 """Reduce one activation input to a few numbers on its own device, and keep per-site totals.
 
-The same per-batch quantities as the ONNX in-graph instrumentation (onnx_instrument.py): count,
+The same per-batch quantities as the ONNX in-graph instrumentation (onnx/instrument.py): count,
 sum and (shifted) sum of squares, min, max, per-unit tail counts, a strided subsample for the
 histogram, softmax rows / collapsed rows / a row sample. Softmax inputs leave their masked
 logits out (stats/softmax_rows.py defines them: MASKED_GAP below the row maximum, or at or below

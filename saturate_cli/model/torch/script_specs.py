@@ -16,7 +16,7 @@ import torch
 
 from saturate_cli.errors import ModelLoadError
 from saturate_cli.model.handle import InputSpec
-from saturate_cli.model.torch_specs import fit_to_data, infer_specs, share_batch
+from saturate_cli.model.torch.specs import fit_to_data, infer_specs, share_batch
 
 # operator -> (layer class it stands for, index of the weight argument, of the data argument)
 _LAYER_OPS = {"aten::linear": ("Linear", 1, 0), "aten::embedding": ("Embedding", 0, 1),

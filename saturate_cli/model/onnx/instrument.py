@@ -2,7 +2,7 @@
 runtime hands back kilobytes of statistics per batch instead of every activation tensor.
 
 Per site and batch the instrumented graph returns: the element count, float64 sum and sum of
-squares (onnx_sums.py: float32 runs, float64 accumulation, exact redo), min, max, per-unit counts of values in each saturated tail, a strided subsample for the
+squares (onnx/sums.py: float32 runs, float64 accumulation, exact redo), min, max, per-unit counts of values in each saturated tail, a strided subsample for the
 histogram, and for softmax sites the number of rows and of collapsed rows.
 """
 
@@ -18,10 +18,10 @@ import onnx
 from onnx import TensorProto, helper
 
 from saturate_cli.model.handle import Site
-from saturate_cli.model.onnx_builder import GraphBuilder
-from saturate_cli.model.onnx_sites import is_integer
-from saturate_cli.model.onnx_softmax import softmax_nodes
-from saturate_cli.model.onnx_sums import (exact_moments, fast_count, fast_moments, layout_for,
+from saturate_cli.model.onnx.builder import GraphBuilder
+from saturate_cli.model.onnx.sites import is_integer
+from saturate_cli.model.onnx.softmax import softmax_nodes
+from saturate_cli.model.onnx.sums import (exact_moments, fast_count, fast_moments, layout_for,
                                           run_ones)
 from saturate_cli.stats.reductions import SAMPLE_TARGET
 from saturate_cli.stats.site_stats import ROWS_PER_BATCH

@@ -9,7 +9,7 @@ Forward pre-/post-hooks keep the stack of running modules for the names (DESIGN.
   forward pass (k >= 1) is `layer1.0.relu#k` (a reused module gives one site per call);
 - a functional call is `<path of the running module>:<function>#<n>`, n counting that function
   in that module during the forward pass (`:relu#0` for the top-level module);
-- composite activations (torch_composite.py) are one site: a module of a known class (GPT-2's
+- composite activations (torch/composite.py) are one site: a module of a known class (GPT-2's
   `NewGELUActivation`) on its input, measured by its pre-hook, its inner calls unseen; GELU's
   tanh formula written out as `<path>:gelu_tanh#<n>` on x.
 
@@ -30,10 +30,10 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from saturate_cli.model.handle import NotCovered, Producer
-from saturate_cli.model.torch_composite import GELU_TANH_LABEL, FormulaWatch, composite_kind
-from saturate_cli.model.torch_kinds import (FUSED_ATTENTION, RECURRENT, call_label, canonical,
+from saturate_cli.model.torch.composite import GELU_TANH_LABEL, FormulaWatch, composite_kind
+from saturate_cli.model.torch.kinds import (FUSED_ATTENTION, RECURRENT, call_label, canonical,
                                            classify, module_kind)
-from saturate_cli.model.torch_producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
+from saturate_cli.model.torch.producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
 
 Sink = Callable[..., None]  # (site, op, kind, params, producer, x[, call output])
 _BIAS_ADDS = ("add", "iadd", "radd")

@@ -16,7 +16,7 @@ import onnx
 from onnx import helper
 
 from saturate_cli.model.handle import NotCovered
-from saturate_cli.model.onnx_sites import OP_KINDS
+from saturate_cli.model.onnx.sites import OP_KINDS
 
 RunFn = Callable[[onnx.ModelProto, list[str]], list]
 

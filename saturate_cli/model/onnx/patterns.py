@@ -12,7 +12,7 @@ from typing import Optional
 
 import onnx
 
-from saturate_cli.model.onnx_graph import GraphView, attr
+from saturate_cli.model.onnx.graph import GraphView, attr
 
 
 @dataclass(frozen=True)

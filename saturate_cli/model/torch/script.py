@@ -19,10 +19,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from saturate_cli.errors import ModelLoadError, first_line
-from saturate_cli.model.torch_handle import TorchModel
-from saturate_cli.model.torch_kinds import canonical, classify
-from saturate_cli.model.torch_script_plan import Plan, Planner, Template
-from saturate_cli.model.torch_script_specs import script_specs
+from saturate_cli.model.torch.handle import TorchModel
+from saturate_cli.model.torch.kinds import canonical, classify
+from saturate_cli.model.torch.script_plan import Plan, Planner, Template
+from saturate_cli.model.torch.script_specs import script_specs
 
 _LOOKAHEAD = 3  # templates that may be skipped when an operator matches none that may follow
 _JUDGED_ON_OUTPUT = ("softmax", "log_softmax")

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 import numpy as np
 from onnx import TensorProto
 
-from saturate_cli.model.onnx_builder import GraphBuilder
+from saturate_cli.model.onnx.builder import GraphBuilder
 from saturate_cli.settings import MASKED_GAP
 
 

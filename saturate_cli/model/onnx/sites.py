@@ -10,9 +10,9 @@ import numpy as np
 import onnx
 
 from saturate_cli.model.handle import NotCovered
-from saturate_cli.model.onnx_graph import GraphView, attr
-from saturate_cli.model.onnx_names import ScopedNames
-from saturate_cli.model.onnx_patterns import find_patterns
+from saturate_cli.model.onnx.graph import GraphView, attr
+from saturate_cli.model.onnx.names import ScopedNames
+from saturate_cli.model.onnx.patterns import find_patterns
 
 # op type -> registry kind, for plain activation nodes
 OP_KINDS = {
@@ -167,7 +167,7 @@ def discover(g: GraphView) -> tuple[list[RawSite], list[NotCovered]]:
 
 
 def _scoped(g: GraphView, sites: list[RawSite]) -> list[RawSite]:
-    """Module-path names where the exporter recorded them (onnx_names.py)."""
+    """Module-path names where the exporter recorded them (onnx/names.py)."""
     names = ScopedNames()
     out = []
     for s in sites:

@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 
 from saturate_cli.model.handle import Producer
-from saturate_cli.model.onnx_graph import VALUE_MOVES, GraphView, attr
-from saturate_cli.model.onnx_names import module_path
+from saturate_cli.model.onnx.graph import VALUE_MOVES, GraphView, attr
+from saturate_cli.model.onnx.names import module_path
 
 WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 PASS_THROUGH = (*VALUE_MOVES, "Flatten")

@@ -18,8 +18,8 @@ import torch
 
 from saturate_cli.errors import CalibrationError, ModelLoadError, first_line
 from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Producer, Site
-from saturate_cli.model.torch_producer import make_site
-from saturate_cli.model.torch_reduce import Plan, batch_stats, plan_for
+from saturate_cli.model.torch.producer import make_site
+from saturate_cli.model.torch.reduce import Plan, batch_stats, plan_for
 from saturate_cli.stats.site_stats import SiteStats
 
 PROBE_BATCH = 2

@@ -21,7 +21,7 @@ from typing import Iterable, Optional
 import numpy as np
 import onnx
 
-from saturate_cli.model.onnx_load import weightless
+from saturate_cli.model.onnx.load import weightless
 
 ARENA = 2
 REDO = 2

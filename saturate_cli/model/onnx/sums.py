@@ -19,7 +19,7 @@ import numpy as np
 from onnx import TensorProto, numpy_helper
 
 from saturate_cli.model.handle import Site
-from saturate_cli.model.onnx_builder import GraphBuilder
+from saturate_cli.model.onnx.builder import GraphBuilder
 from saturate_cli.stats.reductions import OFF_CENTRE
 
 RUN_CAP = 4096  # longest float32 run: worst-case relative error ~RUN_CAP/16 * 6e-8

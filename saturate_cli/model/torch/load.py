@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 
 from saturate_cli.errors import ModelLoadError, UsageError, first_line
-from saturate_cli.model.torch_capture import EagerCapture
-from saturate_cli.model.torch_handle import TorchModel
-from saturate_cli.model.torch_specs import data_keys, fit_to_data, infer_specs, \
+from saturate_cli.model.torch.capture import EagerCapture
+from saturate_cli.model.torch.handle import TorchModel
+from saturate_cli.model.torch.specs import data_keys, fit_to_data, infer_specs, \
     signature_of
-from saturate_cli.model.torch_weights import TRUST_HINT, apply_state_dict, read_state_dict, \
+from saturate_cli.model.torch.weights import TRUST_HINT, apply_state_dict, read_state_dict, \
     safe_load
 
 TRIED = "tried: torch.export archive, TorchScript archive, torch.save zip, legacy torch.save"
@@ -147,11 +147,11 @@ def load_file(path, settings) -> TorchModel:
     path = Path(path)
     kind = archive_kind(path)
     if kind == "pt2":
-        from saturate_cli.model.torch_export import load_exported
+        from saturate_cli.model.torch.export import load_exported
 
         return load_exported(path, settings, _device(settings))
     if kind == "torchscript":
-        from saturate_cli.model.torch_script import load_script
+        from saturate_cli.model.torch.script import load_script
 
         return load_script(path, settings, _device(settings))
     obj = safe_load(path, settings.trust_pickle)

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from saturate_cli.model.handle import Site
-from saturate_cli.model.onnx_instrument import SiteOutputs
+from saturate_cli.model.onnx.instrument import SiteOutputs
 from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
 from saturate_cli.stats.site_stats import SiteStats, stats_of_array
 

@@ -20,9 +20,9 @@ from typing import Optional
 import torch
 
 from saturate_cli.model.handle import NotCovered
-from saturate_cli.model.torch_kinds import (CALLS, FUSED_ATTENTION, RECURRENT, call_label,
+from saturate_cli.model.torch.kinds import (CALLS, FUSED_ATTENTION, RECURRENT, call_label,
                                            canonical, module_kind)
-from saturate_cli.model.torch_script_fold import decided, fold, mutated
+from saturate_cli.model.torch.script_fold import decided, fold, mutated
 
 # what an operator in the scripted graph may look like once dispatched
 _DISPATCHED_AS = {"selu": {"elu"}, "celu": {"elu"}, "relu6": {"hardtanh"},
