@@ -11,7 +11,8 @@ __all__ = ["FORMATS", "percent", "plural", "renderer"]  # wording helpers for ev
 
 # format name -> module in this package exposing render(reports) -> str
 FORMATS = {"text": "text", "json": "json_", "ndjson": "ndjson", "sarif": "sarif",
-           "github": "github", "gitlab": "gitlab", "junit": "junit", "markdown": "markdown"}
+           "github": "github", "gitlab": "gitlab", "junit": "junit", "markdown": "markdown",
+           "html": "html"}
 
 
 def renderer(fmt: str) -> Callable[[list[Report]], str]:

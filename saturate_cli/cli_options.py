@@ -1,0 +1,115 @@
+"""The options several commands share, declared once (typer `Annotated` types).
+
+`inspect`, `fix`, `trend` and the other commands that run a model take the same calibration,
+measurement and output options under the same names; their defaults come from settings.py.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from saturate_cli.settings import DEFAULTS, SYNTHETIC_SAMPLES
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    ndjson = "ndjson"
+    sarif = "sarif"
+    github = "github"
+    gitlab = "gitlab"
+    junit = "junit"
+    markdown = "markdown"
+    html = "html"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+class Synthetic(str, Enum):
+    normal = "normal"
+    uniform = "uniform"
+    zeros = "zeros"
+
+
+FormatOpt = Annotated[Format, typer.Option(
+    "--format", "-f", envvar="SATURATE_FORMAT", help="Output format.")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", "-o", help="Write the report here (only after the analysis succeeded).",
+    dir_okay=False)]
+FailOnOpt = Annotated[FailOn, typer.Option(
+    "--fail-on", help="Exit 1 when a finding is at or above this severity.")]
+ExitZeroOpt = Annotated[bool, typer.Option(
+    "--exit-zero", help="Exit 0 even with findings (2 still means bad input).")]
+CalibrationOpt = Annotated[Optional[List[Path]], typer.Option(
+    "--calibration", "-c", help="Calibration data: .npy, .npz, .pt/.pth, ONNX .pb, a folder "
+                                "of them (streamed) or of PNG/JPEG images; repeatable.")]
+SyntheticOpt = Annotated[Synthetic, typer.Option(
+    "--synthetic", help="Synthetic data when no --calibration is given.")]
+InputShapeOpt = Annotated[Optional[List[str]], typer.Option(
+    "--input-shape", help="Shape of a dynamic input, e.g. x=1x3x224x224; repeatable.")]
+SamplesOpt = Annotated[Optional[int], typer.Option(
+    "--samples", "-n", min=1, help="At most this many calibration samples (default: all of "
+                                   f"the data given; {SYNTHETIC_SAMPLES} synthetic).",
+    show_default=False)]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1,
+                                           help="Samples per batch.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for synthetic data.")]
+IntRangeOpt = Annotated[Optional[str], typer.Option(
+    "--int-range", help="Synthetic integer inputs from [LO, HI), e.g. 0,30522 (default: the "
+                        "embedding table's rows).", show_default=False)]
+MaskPaddingOpt = Annotated[bool, typer.Option(
+    "--mask-padding", help="Synthetic attention masks get trailing zero padding per row.")]
+MeanOpt = Annotated[Optional[str], typer.Option(
+    "--mean", help="Image folders: per-channel mean (default: ImageNet 0.485,0.456,0.406).",
+    show_default=False)]
+StdOpt = Annotated[Optional[str], typer.Option(
+    "--std", help="Image folders: per-channel std (default: ImageNet 0.229,0.224,0.225).",
+    show_default=False)]
+LayoutOpt = Annotated[Optional[str], typer.Option(
+    "--layout", help="Image folders: auto (from the input shape), nchw or nhwc.",
+    show_default=False)]
+TauOpt = Annotated[float, typer.Option(
+    "--tau", min=1e-6, max=0.5, help="Saturated where |f'| < tau * max|f'| (everywhere beyond).")]
+SoftmaxTauOpt = Annotated[float, typer.Option(
+    "--softmax-tau", min=1e-6, max=0.5,
+    help="Softmax row collapsed when max probability > 1 - this.")]
+ThreadsOpt = Annotated[int, typer.Option("--threads", min=0,
+                                         help="Intra-op threads (0: runtime default).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="cpu or cuda (default: cpu).")]
+MemoryBudgetOpt = Annotated[Optional[str], typer.Option(
+    "--memory-budget", help="Refuse models/inputs needing more (default: half of RAM).")]
+TrustPickleOpt = Annotated[bool, typer.Option(
+    "--trust-pickle", help="Allow loading pickled PyTorch modules: this RUNS CODE from the "
+                           "file. Only for files you trust.")]
+WeightsOpt = Annotated[Optional[Path], typer.Option(
+    "--weights", help="State dict (.pt/.pth/.safetensors) for a module:factory target.",
+    dir_okay=False, show_default=False)]
+FactoryArgOpt = Annotated[Optional[List[str]], typer.Option(
+    "--arg", help="Keyword argument of a module:factory target, KEY=VALUE (Python literal or "
+                  "text); repeatable.", show_default=False)]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress bar; the report, errors and -v's messages are "
+                          "unchanged.")]
+SelectOpt = Annotated[Optional[List[str]], typer.Option(
+    "--select", help="Only these rules: codes or prefixes (SAT1 = SAT1xx), comma-separated or "
+                     "repeated.", show_default=False)]
+IgnoreOpt = Annotated[Optional[List[str]], typer.Option(
+    "--ignore", help="Turn off these rules: codes or prefixes.", show_default=False)]
+ConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--config", help="Use this config file (saturate.toml or a pyproject.toml with "
+                     "[tool.saturate]) instead of searching upward from the current folder.",
+    dir_okay=False, show_default=False)]
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="Say which config file is used (on stderr).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+
+__all__ = ["DEFAULTS", "FailOn", "Format", "Synthetic"]
