@@ -193,11 +193,9 @@ class EagerCapture:
         self.not_covered = [NotCovered(path, type(m).__name__, _OPAQUE[type(m).__name__])
                             for path, m in model.named_modules() if type(m).__name__ in _OPAQUE]
         self._state: Optional[_Pass] = None
+        self._mode: Optional[_Mode] = None
+        self._hooks: list = []  # forward pre/post hooks, present only while a pass runs
         self._producers: dict[tuple, Optional[Producer]] = {}
-        for module in model.modules():
-            if module is not model:
-                module.register_forward_pre_hook(self._pre)
-                module.register_forward_hook(self._post)
 
     def _pre(self, module, args):
         if self._state is not None:
@@ -221,11 +219,37 @@ class EagerCapture:
             self.not_covered.append(NotCovered(name, op, "the softmax is fused inside the "
                                                          "attention kernel"))
 
+    @property
+    def active(self) -> bool:
+        return self._state is not None
+
+    def begin(self, sink: Sink) -> None:
+        """Start capturing: every activation call from now until end() goes to `sink`. The
+        module hooks exist only in between, so a model is left as it was found."""
+        if self._state is not None:
+            return
+        self._hooks = [h for module in self.model.modules() if module is not self.model
+                       for h in (module.register_forward_pre_hook(self._pre),
+                                 module.register_forward_hook(self._post))]
+        self._state = _Pass(self, sink)
+        self._mode = _Mode(self._state)
+        self._mode.__enter__()
+
+    def end(self) -> None:
+        """Stop capturing: the mode is left and every hook removed (safe to call twice)."""
+        mode, self._mode, self._state = self._mode, None, None
+        try:
+            if mode is not None:
+                mode.__exit__(None, None, None)
+        finally:
+            for handle in self._hooks:
+                handle.remove()
+            self._hooks = []
+
     def run(self, args: tuple, sink: Sink, kwargs: Optional[dict] = None):
         """One forward pass with every activation input handed to `sink` first."""
-        self._state = state = _Pass(self, sink)
+        self.begin(sink)
         try:
-            with _Mode(state):
-                return self.model(*args, **(kwargs or {}))
+            return self.model(*args, **(kwargs or {}))
         finally:
-            self._state = None
+            self.end()
