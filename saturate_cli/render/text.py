@@ -8,10 +8,12 @@ from __future__ import annotations
 import io
 from typing import Optional
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from saturate_cli.report.figures import labels, shared_prefix
 from saturate_cli.report.model import Report, SiteReport, plural
 
 _BARS = " ▁▂▃▄▅▆▇█"
@@ -46,11 +48,11 @@ def _saturation_cell(s: SiteReport) -> Text:
     return Text(f"{sat['fraction']:.1%}" + (f" · {dead}" if sat["dead_units"] else ""))
 
 
-def _site_row(i: int, s: SiteReport) -> list:
+def _site_row(i: int, s: SiteReport, name: str) -> list:
     st, sat = s.stats, s.saturation
     producer = s.producer["name"] if s.producer else "–"
-    codes = " ".join(f.code for f in s.findings) or "ok"
-    return [str(i), s.name, s.kind, producer,
+    codes = " ".join(dict.fromkeys(f.code for f in s.findings)) or "ok"
+    return [str(i), name, s.kind, producer,
             f"{_num(st['mean'])} ± {_num(st['std'])}",
             f"{_num(st['min'])} / {_num(st['max'])}", _saturation_cell(s),
             _num(sat["mean_gain"], ".2f"), sparkline(s.histogram["counts"]),
@@ -59,17 +61,54 @@ def _site_row(i: int, s: SiteReport) -> list:
 
 _COLUMNS = ("#", "site", "kind", "producer", "mean ± std", "min / max", "saturated / dead",
             "gain", "histogram", "verdict")
-_NARROW_DROPS = {"min / max", "histogram", "producer"}  # dropped below 120 columns
+# dropped first to last until the table fits; the site, its kind, share and verdict stay
+_DROP_ORDER = ("producer", "min / max", "histogram", "mean ± std", "gain", "#", "kind")
+_MIN_SITE = 16  # below this a site name says little: drop another column first
+_ELLIPSIS = "…"
 
 
-def _table(report: Report, width: int) -> Table:
-    keep = [c for c in _COLUMNS if width >= 120 or c not in _NARROW_DROPS]
+def shorten(name: str, width: int) -> str:
+    """The name in at most `width` characters, the middle replaced by an ellipsis."""
+    if len(name) <= width:
+        return name
+    if width <= 1:
+        return _ELLIPSIS[:width]
+    tail = (width - 1) // 2 + (width - 1) % 2  # the end of a name tells sites apart
+    head = width - 1 - tail
+    return name[:head] + _ELLIPSIS + name[len(name) - tail:]
+
+
+def _cell_width(cell) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
+
+
+def _layout(rows: list[dict], width: int) -> tuple[list[str], int]:
+    """The columns that fit in `width` and the room left for the site names."""
+    widths = {c: max([cell_len(c)] + [_cell_width(r[c]) for r in rows]) for c in _COLUMNS}
+    need = widths["site"]
+    keep = list(_COLUMNS)
+    for drop in (None,) + _DROP_ORDER:
+        if drop is not None:
+            keep.remove(drop)
+        fixed = sum(widths[c] for c in keep if c != "site") + 3 * len(keep) + 1
+        if width - fixed >= min(need, _MIN_SITE):
+            break
+    return keep, max(width - fixed, 4)
+
+
+def _table(report: Report, width: int, verbose: bool = False) -> Table:
+    names = [s.name for s in report.sites] if verbose else labels(report)
+    rows = [dict(zip(_COLUMNS, _site_row(i, s, n)))
+            for i, (s, n) in enumerate(zip(report.sites, names))]
+    keep, room = _layout(rows, width)
     table = Table(title=None, show_lines=False, header_style="bold", expand=False)
     for col in keep:
-        table.add_column(col, overflow="fold", justify="right" if col == "#" else "left",
-                         no_wrap=col not in ("site", "producer"))
-    for i, s in enumerate(report.sites):
-        row = dict(zip(_COLUMNS, _site_row(i, s)))
+        folds = verbose and col == "site"  # --verbose: full names, wrapped when they must
+        table.add_column(col, justify="right" if col == "#" else "left", no_wrap=not folds,
+                         overflow="fold" if folds else "ellipsis")
+    for row in rows:
+        if not verbose:
+            row["site"] = shorten(row["site"], room)
         table.add_row(*(row[c] for c in keep))
     return table
 
@@ -88,10 +127,7 @@ def _findings(report: Report) -> list:
                 lines.append(Text(f"    fix: {f.suggestions[0]['rationale']}", style="dim"))
             lines += [Text(f"    then: {t['rationale']}", style="dim") for t in f.suggestions[1:]
                       if "after_factor" in t]  # the second step of a rescale-then-shift
-    lines += [_line(f) for f in report.model_findings if f.code != "SAT901"]  # listed below
-    for u in report.not_covered:
-        lines.append(Text(f"SAT901 [info] not covered: {u['op']} '{u['name']}': {u['reason']}",
-                          style="cyan"))
+    lines += [_line(f) for f in report.model_findings]  # SAT901 too: --ignore SAT901 drops it
     return lines
 
 
@@ -114,14 +150,26 @@ def _profile(report: Report) -> Optional[Text]:
     return Text(f"mean gain by depth: {' → '.join(parts)}   ({why})", style="dim")
 
 
-def render_one(report: Report, width: int = 160) -> Group:
+def _prefix_note(report: Report, verbose: bool) -> Optional[Text]:
+    prefix = shared_prefix([s.name for s in report.sites])
+    if verbose or len(prefix) < 2:
+        return None
+    return Text(f"site names below start with {prefix} (full names with --verbose or -f json)",
+                style="dim")
+
+
+def render_one(report: Report, width: int = 160, verbose: bool = False) -> Group:
+    """One model's report laid out for a console `width` columns wide; `verbose` keeps the
+    full site names."""
     m, c, summ = report.model, report.calibration, report.summary()
     head = Text.assemble((f"{m['path']}", "bold"), f"  [{m['format']}]  calibration: "
                          f"{c['source']}, {plural(c['samples'], 'sample')} in "
                          f"{plural(c['batches'], 'batch')}")
     parts = [head]
     if report.sites:
-        parts.append(_table(report, width))
+        note = _prefix_note(report, verbose)
+        parts += [note] if note is not None else []
+        parts.append(_table(report, width, verbose))
     parts.extend(_findings(report))
     profile = _profile(report)
     if profile is not None:
@@ -136,12 +184,12 @@ def render_one(report: Report, width: int = 160) -> Group:
     return Group(*parts)
 
 
-def print_reports(reports: list[Report], console: Console) -> None:
-    """Print to a rich console (colour and width decided by rich)."""
+def print_reports(reports: list[Report], console: Console, verbose: bool = False) -> None:
+    """Print to a rich console (colour and width decided by rich; piped output is 80 wide)."""
     for i, r in enumerate(reports):
         if i:
             console.print()
-        console.print(render_one(r, console.width))
+        console.print(render_one(r, console.width, verbose))
 
 
 def render(reports: list[Report]) -> str:
