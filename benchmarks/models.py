@@ -2,6 +2,8 @@
 
 - ``resnet18``: a ResNet-18-shaped CNN (BasicBlocks 2-2-2-2, 64..512 channels, BatchNorm folded
   by the exporter), input 3x224x224.
+- ``resnet50``: the torchvision ResNet-50 architecture (Bottlenecks 3-4-6-3, width 64, expansion
+  4), input 3x224x224, 49 ReLU sites.
 - ``bert``: a BERT-size encoder (12 layers, hidden 384, 12 heads, FFN 1536 like MiniLM-L12),
   GELU, softmax attention with an additive mask of -3.4e38 on padded positions.
 
@@ -15,7 +17,7 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / ".cache"
 VOCAB = 30522
 SEQ = 128
-NAMES = ("resnet18", "bert")
+NAMES = ("resnet18", "resnet50", "bert")
 
 
 def _torch_modules():
@@ -55,6 +57,41 @@ def _torch_modules():
         def forward(self, x):
             x = self.layers(self.stem(x))
             return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+    class Bottleneck(nn.Module):
+        def __init__(self, cin: int, width: int, stride: int):
+            super().__init__()
+            cout = 4 * width
+            self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
+            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(width)
+            self.conv3 = nn.Conv2d(width, cout, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.down = None
+            if stride != 1 or cin != cout:
+                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                          nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            y = self.relu(self.bn1(self.conv1(x)))
+            y = self.relu(self.bn2(self.conv2(y)))
+            y = self.bn3(self.conv3(y))
+            return self.relu(y + (x if self.down is None else self.down(x)))
+
+    class ResNet50(ResNet18):
+        def __init__(self, classes: int = 1000):
+            nn.Module.__init__(self)
+            self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
+                                      nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+            layers, cin = [], 64
+            for width, count, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+                for i in range(count):
+                    layers.append(Bottleneck(cin, width, stride if i == 0 else 1))
+                    cin = 4 * width
+            self.layers = nn.Sequential(*layers)
+            self.fc = nn.Linear(cin, classes)
 
     class Layer(nn.Module):
         def __init__(self, hidden: int, heads: int, ffn: int):
@@ -96,7 +133,7 @@ def _torch_modules():
                 x = layer(x, mask)
             return torch.tanh(self.pool(x[:, 0]))
 
-    return {"resnet18": ResNet18, "bert": Encoder}
+    return {"resnet18": ResNet18, "resnet50": ResNet50, "bert": Encoder}
 
 
 def build_torch(name: str):
@@ -105,7 +142,7 @@ def build_torch(name: str):
 
     torch.manual_seed(0)
     model = _torch_modules()[name]()
-    if name == "resnet18":  # give BatchNorm non-trivial statistics
+    if name.startswith("resnet"):  # give BatchNorm non-trivial statistics
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.normal_(0, 0.1)
@@ -118,12 +155,17 @@ def resnet18():
     return build_torch("resnet18")
 
 
+def resnet50():
+    """Factory target for `saturate inspect benchmarks/models.py:resnet50`."""
+    return build_torch("resnet50")
+
+
 def bert():
     """Factory target for `saturate inspect benchmarks/models.py:bert`."""
     return build_torch("bert")
 
 
-SHAPES = {"resnet18": {"x": (2, 3, 224, 224)},
+SHAPES = {"resnet18": {"x": (2, 3, 224, 224)}, "resnet50": {"x": (2, 3, 224, 224)},
           "bert": {"input_ids": (2, SEQ), "attention_mask": (2, SEQ)}}
 
 
@@ -135,7 +177,7 @@ def example_inputs(name: str, batch: int, seed: int = 0) -> dict:
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    if name == "resnet18":
+    if name.startswith("resnet"):
         return {"x": rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)}
     ids = rng.integers(0, VOCAB, (batch, SEQ), dtype=np.int64)
     lengths = rng.integers(SEQ // 4, SEQ + 1, batch)

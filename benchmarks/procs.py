@@ -5,28 +5,49 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
+
+OWNPEAK = str(Path(__file__).resolve().parent / "ownpeak.py")
 
 
 @dataclass
 class Run:
     wall: float  # seconds, whole process
-    peak_mb: float  # peak resident set size of the child (ru_maxrss)
+    peak_mb: float  # the child's own peak resident set (VmHWM read by the child at exit)
     code: int
     result: Optional[dict] = None  # the worker's JSON line, when it prints one
 
 
+def measured(cmd: list[str]) -> list[str]:
+    """`cmd` (a Python command: [python, script | -m module, args...]) run through ownpeak.py,
+    so the child records its own peak instead of inheriting the parent's."""
+    if cmd[0] != sys.executable:
+        return cmd
+    return [cmd[0], OWNPEAK] + cmd[1:]
+
+
 def run(cmd: list[str], capture: bool = True, env: Optional[dict] = None) -> Run:
-    """Start `cmd`, wait for it with wait4 (per-child rusage), return its figures."""
-    start = time.perf_counter()
-    out = subprocess.PIPE if capture else subprocess.DEVNULL
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
-    stdout = proc.stdout.read() if capture else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    """Start `cmd` through ownpeak.py, wait for it, return its figures."""
+    fd, peak_file = tempfile.mkstemp(prefix="bench-peak-")
+    os.close(fd)
+    env = dict(os.environ if env is None else env, BENCH_PEAK_FILE=peak_file)
+    try:
+        start = time.perf_counter()
+        out = subprocess.PIPE if capture else subprocess.DEVNULL
+        proc = subprocess.Popen(measured(cmd), stdout=out, stderr=subprocess.DEVNULL, env=env)
+        stdout = proc.stdout.read() if capture else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        text = Path(peak_file).read_text().strip()
+    finally:
+        os.unlink(peak_file)
+    code = os.waitstatus_to_exitcode(status)
+    peak_kb = int(text) if text else usage.ru_maxrss  # ru_maxrss: an upper bound only
     result = None
     for line in reversed(stdout.decode(errors="replace").splitlines()):
         if line.startswith('{"'):
@@ -35,4 +56,4 @@ def run(cmd: list[str], capture: bool = True, env: Optional[dict] = None) -> Run
             except ValueError:
                 continue
             break
-    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, result)
+    return Run(wall, peak_kb / 1024, code, result)

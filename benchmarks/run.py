@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py            # the recorded run (~10 min on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # a 1-2 minute smoke run
+    .venv/bin/python benchmarks/run.py --whole    # whole processes: what users time (~15 min)
 
 Every measurement is one fresh process (peak RSS belongs to that method alone). Repetitions
 are interleaved (rep 1 of every method, then rep 2, ...) so machine noise hits all alike; the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -24,6 +26,7 @@ sys.path.insert(0, str(HERE))
 import models  # noqa: E402
 import procs  # noqa: E402
 import table  # noqa: E402
+import whole  # noqa: E402
 
 PY = sys.executable
 SATURATE = [PY, "-m", "saturate_cli"]
@@ -31,8 +34,8 @@ LOOP_METHODS = ("plain-onnx", "saturate-onnx", "ort-minmax", "ort-entropy", "ort
                 "polygraphy", "plain-torch", "saturate-torch", "torchlens")
 MEMORY_METHODS = ("plain-onnx", "saturate-onnx", "ort-minmax", "ort-percentile", "polygraphy",
                   "plain-torch", "saturate-torch")
-SIZES = {"resnet18": (4, 8), "bert": (4, 4)}  # (batches, batch size)
-QUICK_SIZES = {"resnet18": (3, 4), "bert": (3, 2)}
+SIZES = {"resnet18": (4, 8), "resnet50": (4, 8), "bert": (4, 4)}  # (batches, batch size)
+QUICK_SIZES = {"resnet18": (3, 4), "resnet50": (3, 2), "bert": (3, 2)}
 MEMORY_REPS = 3
 
 
@@ -40,27 +43,11 @@ def worker(method: str, name: str, batches: int, size: int, threads: int) -> lis
     return [PY, str(HERE / "worker.py"), method, name, str(batches), str(size), str(threads)]
 
 
-def data_file(name: str, batches: int, size: int) -> Path:
-    """The calibration .npz both whole-process commands read (same batches)."""
-    path = models.CACHE / f"{name}_{batches}x{size}.npz"
-    if not path.exists():
-        import numpy as np
-
-        pool = [models.example_inputs(name, size, seed) for seed in range(2)]
-        arrays = {k: np.concatenate([pool[i % 2][k] for i in range(batches)]) for k in pool[0]}
-        np.savez(path, **arrays)
-    return path
-
-
 def whole_jobs(name: str, batches: int, size: int, threads: int) -> dict[str, list[str]]:
-    model, data = str(models.onnx_path(name)), str(data_file(name, batches, size))
-    return {
-        "plain-onnx (whole process)": [PY, str(HERE / "plain_infer.py"), model, data,
-                                       str(size), str(threads)],
-        "saturate inspect (whole process)": SATURATE + [
-            "inspect", model, "-c", data, "-n", str(batches * size), "-b", str(size),
-            "--format", "json", "-q", "--threads", str(threads)],
-    }
+    """The two whole-process rows of the loop table (the --whole table has them all)."""
+    cmds = whole.jobs(name, batches, size, False, threads)
+    return {"plain-onnx (whole process)": cmds[whole.PLAIN_ONNX],
+            "saturate inspect (whole process)": cmds["saturate inspect (ONNX)"]}
 
 
 def interleaved(jobs: dict, reps: int, log) -> dict[str, list[procs.Run]]:
@@ -68,9 +55,10 @@ def interleaved(jobs: dict, reps: int, log) -> dict[str, list[procs.Run]]:
     runs: dict[str, list[procs.Run]] = {key: [] for key in jobs}
     for rep in range(reps):
         for key, cmd in jobs.items():
-            r = procs.run(cmd)
+            env, cmd = cmd if isinstance(cmd, tuple) else ({}, cmd)
+            r = procs.run(cmd, env={**os.environ, **env})
             runs[key].append(r)
-            log(f"  rep {rep + 1}/{reps} {key[0]:<9} {key[1]:<34} {_brief(r)}")
+            log(f"  rep {rep + 1}/{reps} {key[0]:<15} {key[1]:<42} {_brief(r)}")
             if r.result and ("skipped" in r.result or "error" in r.result):
                 jobs = {k: v for k, v in jobs.items() if k != key}  # no use repeating
     return runs
@@ -100,14 +88,16 @@ def summarise(runs: dict[str, list[procs.Run]]) -> dict:
     return out
 
 
-def startup(reps: int) -> float:
-    """Median whole-process time of `saturate --help`."""
-    return statistics.median(procs.run(SATURATE + ["--help"]).wall for _ in range(reps))
+def startup(reps: int, command: tuple = ()) -> float:
+    """Median whole-process time of `saturate [command] --help`."""
+    return statistics.median(procs.run(SATURATE + [*command, "--help"]).wall
+                             for _ in range(reps))
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small batches, 3 reps, no 2x mode")
+    ap.add_argument("--whole", action="store_true", help="the whole-process table (7 reps)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5, quick 3)")
     ap.add_argument("--models", nargs="+", default=list(models.NAMES), choices=models.NAMES)
     ap.add_argument("--methods", nargs="+", default=list(LOOP_METHODS), choices=LOOP_METHODS)
@@ -115,6 +105,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-memory", action="store_true", help="skip the 2x-batches memory mode")
     ap.add_argument("--json", type=Path, default=models.CACHE / "results.json")
     args = ap.parse_args(argv)
+    if args.whole:
+        return run_whole(args, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     reps = args.reps or (3 if args.quick else 5)
     sizes = QUICK_SIZES if args.quick else SIZES
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -150,6 +142,33 @@ def main(argv=None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"info": info, "timing": timing, "memory": memory}, indent=1))
     print(table.render(info, timing, memory))  # memory: the 2N runs
+    return 0
+
+
+def run_whole(args, log) -> int:
+    """Every case of whole.py as fresh whole processes, interleaved; one table."""
+    reps = args.reps or (3 if args.quick else 7)
+    cases = [c for c in (whole.QUICK_CASES if args.quick else whole.CASES) if c[0] in args.models]
+    started = time.perf_counter()
+    jobs = {}
+    for name, n, b, peers in cases:
+        for label, cmd in whole.jobs(name, n, b, peers, args.threads).items():
+            jobs[(f"{name} {n}x{b}", label)] = cmd
+    log(f"whole processes: {len(jobs)} commands, {reps} interleaved repetitions")
+    timing = summarise(interleaved(jobs, reps, log))
+    info = {"machine": table.machine(), "python": platform.python_version(),
+            "versions": table.versions(), "reps": reps, "threads": args.threads,
+            "load": Path("/proc/loadavg").read_text().split()[:3],
+            "help_seconds": startup(reps), "inspect_help_seconds": startup(reps, ["inspect"]),
+            "elapsed_s": round(time.perf_counter() - started, 1)}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.with_name("whole.json").write_text(json.dumps({"info": info, "timing": timing},
+                                                            indent=1))
+    head = (f"Machine: {info['machine']}; load {' '.join(info['load'])} at the end; "
+            f"medians of {reps} interleaved fresh processes")
+    tail = (f"`saturate --help` {info['help_seconds']:.3f} s, `saturate inspect --help` "
+            f"{info['inspect_help_seconds']:.3f} s (medians)")
+    print("\n".join([head, "", *whole.render(timing, cases), "", tail]))
     return 0
 
 
