@@ -30,7 +30,7 @@ import json, sys, tracemalloc
 from pathlib import Path
 import numpy as np
 from saturate_cli.calibration import make_batches
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec
 from saturate_cli.settings import Settings
 
 def status(key):

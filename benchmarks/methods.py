@@ -48,11 +48,12 @@ def plain_onnx(name: str, batches: Batches, threads: int) -> float:
 
 def saturate_onnx(name: str, batches: Batches, threads: int) -> float:
     """saturate's calibration loop: OnnxModel.collect on the same batches."""
+    from saturate_cli.batch_loop import collect
     from saturate_cli.model.onnx.handle import OnnxModel
     from saturate_cli.settings import Settings
 
     handle = OnnxModel(models.onnx_path(name), Settings().memory_budget, threads)
-    return _clock(lambda: handle.collect(batches(), 0.05, 0.01))
+    return _clock(lambda: collect(handle, batches(), 0.05, 0.01))
 
 
 def site_inputs(name: str) -> set[str]:
@@ -117,12 +118,13 @@ def plain_torch(name: str, batches: Batches, threads: int) -> float:
 
 def saturate_torch(name: str, batches: Batches, threads: int) -> float:
     """saturate's PyTorch capture on the same module and batches."""
+    from saturate_cli.batch_loop import collect
     from saturate_cli.model.load import load_model
     from saturate_cli.settings import Settings
 
     target = f"{Path(models.__file__)}:{name}"
     handle = load_model(target, Settings(threads=threads, input_shapes=models.SHAPES[name]))
-    return _clock(lambda: handle.collect(batches(), 0.05, 0.01))
+    return _clock(lambda: collect(handle, batches(), 0.05, 0.01))
 
 
 def torchlens(name: str, batches: Batches, threads: int) -> float:

@@ -37,6 +37,8 @@ def _clock(fn) -> float:
 def onnx_pair(name: str, settings):
     import onnxruntime as ort
 
+    from saturate_cli.batch_loop import collect
+
     handle, batches = _batches(name, settings)
 
     def plain():
@@ -45,7 +47,7 @@ def onnx_pair(name: str, settings):
         for b in batches:
             session.run(None, b)
 
-    return plain, lambda: handle.collect(iter(batches), settings.tau, settings.softmax_tau)
+    return plain, lambda: collect(handle, iter(batches), settings.tau, settings.softmax_tau)
 
 
 def torch_pair(name: str, settings):
@@ -53,6 +55,7 @@ def torch_pair(name: str, settings):
 
     import torch
 
+    from saturate_cli.batch_loop import collect
     from saturate_cli.calibration import make_batches
     from saturate_cli.model.load import load_model
 
@@ -67,7 +70,7 @@ def torch_pair(name: str, settings):
             for args in tensors:
                 model(*args)
 
-    return plain, lambda: handle.collect(iter(batches), settings.tau, settings.softmax_tau)
+    return plain, lambda: collect(handle, iter(batches), settings.tau, settings.softmax_tau)
 
 
 def main(argv=None) -> int:

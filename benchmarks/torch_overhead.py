@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 import torch  # noqa: E402
 
 import models  # noqa: E402  (benchmarks/models.py)
+from saturate_cli.batch_loop import collect
 from saturate_cli.model.load import load_model  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
 
@@ -51,7 +52,7 @@ def _plain(model, batches) -> float:
 
 def _collect(handle, batches, settings) -> float:
     start = time.perf_counter()
-    handle.collect(iter(batches), settings.tau, settings.softmax_tau)
+    collect(handle, iter(batches), settings.tau, settings.softmax_tau)
     return time.perf_counter() - start
 
 

@@ -1,9 +1,11 @@
-"""How a model path is written for CI tools: relative to the working directory when inside it."""
+"""Paths as users and CI tools see them: relative to the working directory, and hashed."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path, PurePath
+from typing import Optional
 
 
 def relative_to_cwd(path: str) -> str:
@@ -16,3 +18,15 @@ def relative_to_cwd(path: str) -> str:
     if rel == os.pardir or rel.startswith(os.pardir + os.sep):
         return Path(path).as_posix()
     return Path(rel).as_posix()
+
+
+def sha256_of(path: str) -> Optional[str]:
+    """Hash of a model file (None for non-file targets such as module:factory)."""
+    p = Path(path)
+    if not p.is_file():
+        return None
+    digest = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -9,7 +9,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from saturate_cli.activations import TailBook
+from saturate_cli.batch_loop import run_batches
 from saturate_cli.calibration import make_batches
+from saturate_cli.calibration.peek import record_peek
 from saturate_cli.errors import ResourceError, SaturateError, UsageError, size_text
 from saturate_cli.model.load import load_model
 from saturate_cli.policy import apply_rule_policy
@@ -29,8 +32,8 @@ def inspect_model(target: str, settings: Settings, progress: Optional[ProgressFa
     fits (with a note), unless `batch_given` (the user chose it): then the run is refused."""
     try:
         check_targets(target, settings)
-        return inspect_handle(load_model(target, settings), target, settings, progress,
-                              batch_given)
+        handle = load_model(target, settings, record_peek(settings))
+        return inspect_handle(handle, target, settings, progress, batch_given)
     except SaturateError as exc:  # every message names the file it is about
         named = [target, Path(target).name, *settings.calibration]
         if not any(n and n in str(exc) for n in named):
@@ -56,19 +59,20 @@ def inspect_handle(handle, target: str, settings: Settings,
                    batch_given: bool = False) -> Report:
     """Calibrate, measure and diagnose an already loaded model."""
     batches, info, notes = _fitting_batches(handle, settings, batch_given)
-    expected = info.expected  # batches, when known before reading the data
-    advance = progress(target, expected) if progress else None
-    measurable = handle.sites or handle.has_branches
-    stats = handle.collect(batches, settings.tau, settings.softmax_tau, advance) if measurable \
-        else {}
-    if handle.interrupted:  # Ctrl-C during measurement
-        if not info.batches:
-            raise KeyboardInterrupt
-        info.partial = True
-        info.note(partial_note(info.batches))
-        notes.append(partial_note(info.batches))
+    book = TailBook(settings.tau)
+    stats: dict = {}
+    if handle.sites or handle.has_branches:
+        advance = progress(target, info.expected) if progress else None
+        measured = run_batches(handle, batches, book, settings.softmax_tau, advance)
+        stats = measured.stats
+        if measured.interrupted:  # Ctrl-C: a partial report of the whole batches measured
+            if not measured.batches:
+                raise KeyboardInterrupt
+            info.partial = True
+            info.note(partial_note(measured.batches))
+            notes.append(partial_note(measured.batches))
     report = build_report(handle, stats, settings, info.to_dict(),
-                          tuple(handle.notes) + tuple(notes))
+                          tuple(handle.notes) + tuple(notes), book)
     return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from saturate_cli.calibration import make_batches
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec
 from saturate_cli.settings import Settings
 
 ROWS, COLS, SHARDS = 2048, 256, 30  # 2 MiB per shard, 60 MiB in all

@@ -16,19 +16,17 @@ FORMATS = ("text", "json", "ndjson", "sarif", "github", "gitlab", "junit", "mark
 
 @pytest.fixture
 def ctrl_c_after_first_batch(monkeypatch):
-    """The handle's collect meets Ctrl-C after the first batch, while the second is read."""
-    real = OnnxModel.collect
+    """Ctrl-C arrives while the second batch is measured."""
+    real = OnnxModel.measure
+    calls: dict = {}
 
-    def collect(self, batches, *args, **kwargs):
-        def first_only():
-            it = iter(batches)
-            yield next(it)
-            next(it, None)  # the first batch counts once the second is asked for
+    def measure(self, batch):
+        calls[id(self)] = calls.get(id(self), 0) + 1
+        if calls[id(self)] == 2:
             raise KeyboardInterrupt
+        return real(self, batch)
 
-        return real(self, first_only(), *args, **kwargs)
-
-    monkeypatch.setattr(OnnxModel, "collect", collect)
+    monkeypatch.setattr(OnnxModel, "measure", measure)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from saturate_cli.diagnose.suggest import insert_norm
-from saturate_cli.model.handle import Producer, Site
+from saturate_cli.types import Producer, Site
 from saturate_cli.pipeline import inspect_model
 from saturate_cli.settings import Settings
 

@@ -9,6 +9,7 @@ import tracemalloc
 import pytest
 
 from conftest import SAMPLES
+from saturate_cli.batch_loop import collect
 from saturate_cli.calibration import make_batches
 from saturate_cli.model.onnx.handle import OnnxModel
 from saturate_cli.settings import Settings
@@ -25,7 +26,7 @@ def _peak(model: OnnxModel, count: int) -> tuple[int, int]:
     """(tracemalloc peak in bytes, values measured at the first site) for `count` batches."""
     tracemalloc.start()
     try:
-        stats = model.collect(_batches(model, count), 0.05, 0.01)
+        stats = collect(model, _batches(model, count), 0.05, 0.01)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -48,5 +49,5 @@ def test_measuring_leaves_the_model_as_it_was():
     model = OnnxModel(SAMPLES / "cnn_relu_deadbias.onnx", 2**32)
     graph = model.model.graph
     before = (len(graph.node), len(graph.initializer), [o.name for o in graph.output])
-    model.collect(_batches(model, 2), 0.05, 0.01)
+    collect(model, _batches(model, 2), 0.05, 0.01)
     assert (len(graph.node), len(graph.initializer), [o.name for o in graph.output]) == before

@@ -10,6 +10,7 @@ from onnx import TensorProto, helper
 
 from pathlib import Path
 
+from saturate_cli.batch_loop import collect
 from saturate_cli.activations import get_kind
 from saturate_cli.model.onnx.handle import OnnxModel
 from saturate_cli.pipeline import inspect_model
@@ -48,7 +49,7 @@ def _model(tmp_path, nested=False):
 def _measure(path, x, flag):
     handle = OnnxModel(Path(path), memory_budget=2**30)
     batches = [{"x": x[i:i + 8], "flag": np.array(flag)} for i in range(0, len(x), 8)]
-    return handle, handle.collect(batches, tau=0.05, softmax_tau=0.01)
+    return handle, collect(handle, batches, tau=0.05, softmax_tau=0.01)
 
 
 @pytest.mark.parametrize("flag, kind, other", [(True, "sigmoid", "Relu"),

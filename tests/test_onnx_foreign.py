@@ -11,6 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from saturate_cli.batch_loop import collect
 from saturate_cli.pipeline import inspect_model
 from saturate_cli.settings import Settings
 from tests.conftest import run_cli
@@ -314,7 +315,7 @@ def test_nan_batches_of_different_sites_are_all_measured(tmp_path):
     batches[0]["a"][0, 0] = np.nan
     batches[1]["b"][1, 1] = np.nan
     handle = OnnxModel(Path(path), 2**30)
-    stats = handle.collect(iter(batches), TAU, 0.01)
+    stats = collect(handle, iter(batches), TAU, 0.01)
     for site in handle.sites:
         s = stats[site.name]
         values = np.concatenate([b[site.input] for b in batches]).astype(np.float64)

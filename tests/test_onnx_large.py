@@ -7,6 +7,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from saturate_cli.batch_loop import collect
 from saturate_cli.model.onnx.handle import OnnxModel
 from saturate_cli.model.onnx.session import _IN_MEMORY
 
@@ -33,9 +34,9 @@ def test_weights_are_dropped_and_read_again(tmp_path):
     rng = np.random.default_rng(1)
     batches = [{"x": rng.standard_normal((8, WIDTH)).astype(np.float32)} for _ in range(3)]
     handle = OnnxModel(path, 2**32)
-    first = handle.collect(iter(batches), 0.05, 0.01)["Tanh_1"]
+    first = collect(handle, iter(batches), 0.05, 0.01)["Tanh_1"]
     assert handle.model is None  # onnxruntime holds the weights while the batches run
-    again = handle.collect(iter(batches), 0.05, 0.01)["Tanh_1"]  # reads the file again
+    again = collect(handle, iter(batches), 0.05, 0.01)["Tanh_1"]  # reads the file again
     truth = np.concatenate([b["x"] for b in batches]).astype(np.float64) @ w.astype(np.float64)
     for stats in (first, again):
         assert stats.count == truth.size
@@ -44,5 +45,5 @@ def test_weights_are_dropped_and_read_again(tmp_path):
 
     poisoned = [{"x": batches[0]["x"].copy()}]
     poisoned[0]["x"][2, 5] = np.nan  # NaN reaches the site: measured from the raw tensor
-    stats = handle.collect(iter(poisoned), 0.05, 0.01)["Tanh_1"]
+    stats = collect(handle, iter(poisoned), 0.05, 0.01)["Tanh_1"]
     assert stats.nan == WIDTH and stats.finite == 7 * WIDTH

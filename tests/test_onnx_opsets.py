@@ -7,6 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from saturate_cli.batch_loop import collect
 from saturate_cli.pipeline import inspect_model
 from saturate_cli.settings import Settings
 
@@ -80,7 +81,7 @@ def test_unknown_rank_is_probed(tmp_path):
     x[:, 3] = -1.0
     batches = [{"x": x[:5], "s": np.array([5, 12], np.int64)},
                {"x": x[5:], "s": np.array([5, 12], np.int64)}]
-    stats = handle.collect(batches, tau=0.05, softmax_tau=0.01)[handle.sites[0].name]
+    stats = collect(handle, batches, tau=0.05, softmax_tau=0.01)[handle.sites[0].name]
     assert handle.sites[0].rank == 2 and handle.sites[0].unit_axis == 1
     np.testing.assert_array_equal(stats.unit_saturated, (x <= 0).sum(axis=0))
 

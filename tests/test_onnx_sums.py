@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
-from saturate_cli.model.handle import Site
+from saturate_cli.activations import TailBook
+from saturate_cli.types import Site
 from saturate_cli.model.onnx.measure import Observed, Plan, graph_batch
 from saturate_cli.model.onnx.instrument import instrumented
 from saturate_cli.model.onnx.sums import HUGE, RUN_CAP
@@ -163,7 +164,7 @@ def test_the_model_is_restored_after_measuring(samples):
 
     handle = OnnxModel(samples / "transformer_block.onnx", 2**32)
     before = handle.model.SerializeToString()
-    plan = [(p.site, p.low, p.high) for p in (handle._plan(s, 0.05) for s in handle.sites)]
+    plan = [(p.site, p.low, p.high) for p in (handle._plan(s, TailBook(0.05)) for s in handle.sites)]
     with instrumented(handle.model, plan, handle._types, handle.graph.opset, TAU) as (m, outs):
         order = [n.name for n in m.graph.node]
         firsts = [min(i for i, name in enumerate(order) if name.startswith("__saturate_")

@@ -11,7 +11,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from saturate_cli.calibration.synthetic import resolve_shape
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec
 
 
 def test_symbolic_image_dims_get_the_image_size():

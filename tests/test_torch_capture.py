@@ -8,8 +8,11 @@ import textwrap
 import numpy as np
 import pytest
 
+from conftest import learn_sites
+
 torch = pytest.importorskip("torch")
 
+from saturate_cli.batch_loop import collect
 from saturate_cli.model.torch.load import load_factory  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
 
@@ -74,14 +77,14 @@ def _reference(net, x: np.ndarray) -> dict[str, np.ndarray]:
 def test_every_call_form_is_captured_with_the_right_input(net_file):
     settings = Settings(factory_args=("scale=2.0",))
     handle = load_factory(f"{net_file}:build", settings)
-    names = [s.name for s in handle.sites]
+    names = learn_sites(handle, settings)
     assert names == ["act", "act#1", ":sigmoid#0", ":tanh#0", ":relu#0", ":gelu#0",
                      ":softmax#0"]
     kinds = [s.kind for s in handle.sites]
     assert kinds == ["relu", "relu", "sigmoid", "tanh", "relu", "gelu_tanh", "softmax"]
     rng = np.random.default_rng(3)
     batches = [{"x": rng.standard_normal((5, 6)).astype(np.float32)} for _ in range(3)]
-    stats = handle.collect(iter(batches), 0.05, 0.01)
+    stats = collect(handle, iter(batches), 0.05, 0.01)
     net = handle.runner.model
     refs = [_reference(net, b["x"].astype(np.float64)) for b in batches]
     for site in handle.sites:
@@ -99,6 +102,7 @@ def test_every_call_form_is_captured_with_the_right_input(net_file):
 
 def test_producers_and_not_covered(net_file):
     handle = load_factory(f"{net_file}:build", Settings())
+    learn_sites(handle)
     by_name = {s.name: s for s in handle.sites}
     p = by_name["act"].producer
     assert (p.name, p.op, p.weight, p.fan_in, p.fan_out, p.channels) == \
@@ -112,6 +116,6 @@ def test_producers_and_not_covered(net_file):
 
 
 def test_names_are_stable_across_runs(net_file):
-    first = [s.name for s in load_factory(f"{net_file}:build", Settings()).sites]
-    second = [s.name for s in load_factory(f"{net_file}:build", Settings()).sites]
+    first = learn_sites(load_factory(f"{net_file}:build", Settings()))
+    second = learn_sites(load_factory(f"{net_file}:build", Settings()))
     assert first == second

@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from saturate_cli.batch_loop import collect
 from saturate_cli.calibration import make_batches  # noqa: E402
 from saturate_cli.model.load import load_model  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
@@ -34,7 +35,7 @@ REL = 1e-4
 def _measure(target: str, shapes: dict, settings: Settings):
     handle = load_model(target, replace(settings, input_shapes=shapes))
     batches, _ = make_batches(handle.inputs, replace(settings, input_shapes=shapes))
-    stats = handle.collect(batches, settings.tau, settings.softmax_tau)
+    stats = collect(handle, batches, settings.tau, settings.softmax_tau)
     return handle, stats
 
 

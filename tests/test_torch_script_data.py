@@ -14,6 +14,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from conftest import run_cli  # noqa: E402
+from saturate_cli.batch_loop import collect
+from saturate_cli.calibration.peek import record_peek
 from saturate_cli.model.torch.load import load_file  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
 
@@ -78,7 +80,8 @@ def test_three_input_bert_sized_from_the_data(tmp_path):
 
 def test_bert_inputs_bind_by_name_with_dtypes_from_their_readers(tmp_path):
     model = _script(TinyBert(), tmp_path / "bert.ts")
-    handle = load_file(model, Settings(calibration=(_bert_data(tmp_path),)))
+    settings = Settings(calibration=(_bert_data(tmp_path),))
+    handle = load_file(model, settings, record_peek(settings))
     specs = {s.name: s for s in handle.inputs}
     assert list(specs) == ["input_ids", "attention_mask", "token_type_ids"]
     assert (specs["input_ids"].dtype, specs["input_ids"].vocab) == ("int64", 50)
@@ -93,8 +96,8 @@ def test_masked_softmax_matches_numpy(tmp_path):
     path = tmp_path / "bert.ts"
     torch.jit.script(net).save(str(path))
     data = dict(np.load(_bert_data(tmp_path)))
-    handle = load_file(path, Settings(calibration=("given",)))
-    stats = handle.collect(iter([data]), 0.05, 0.01)
+    handle = load_file(path, Settings(), peek=lambda names: {})  # data given, not peeked at
+    stats = collect(handle, iter([data]), 0.05, 0.01)
     with torch.no_grad():
         ids, mask, kinds = (torch.from_numpy(data[k]) for k in
                             ("input_ids", "attention_mask", "token_type_ids"))

@@ -10,8 +10,12 @@ import textwrap
 import numpy as np
 import pytest
 
+from conftest import learn_sites
+
 torch = pytest.importorskip("torch")
 
+from saturate_cli.batch_loop import collect
+from saturate_cli.calibration.peek import record_peek
 from saturate_cli.activations import get_kind  # noqa: E402
 from saturate_cli.calibration import make_batches  # noqa: E402
 from saturate_cli.model.load import load_model  # noqa: E402
@@ -98,9 +102,9 @@ def _measure(target: str, x: np.ndarray, tmp_path, args=()):
     np.save(tmp_path / "x.npy", x)
     settings = Settings(calibration=(str(tmp_path / "x.npy"),), input_shapes={"x": x.shape},
                         factory_args=args)
-    handle = load_model(target, settings)
+    handle = load_model(target, settings, record_peek(settings))
     batches, _ = make_batches(handle.inputs, settings)
-    return handle, handle.collect(batches, settings.tau, settings.softmax_tau)
+    return handle, collect(handle, batches, settings.tau, settings.softmax_tau)
 
 
 def _check(handle, stats, functional: bool, truth: dict) -> None:
@@ -160,4 +164,5 @@ def test_a_plain_tanh_next_to_cubes_stays_tanh(tmp_path):
             return Net()
     '''))
     handle = load_model(f"{tmp_path / 'cubic.py'}:build", Settings())
+    learn_sites(handle)
     assert [(s.name, s.kind) for s in handle.sites] == [(":tanh#0", "tanh")]

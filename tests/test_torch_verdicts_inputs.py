@@ -10,6 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from saturate_cli.batch_loop import collect
+from saturate_cli.calibration.peek import record_peek
 from saturate_cli.calibration import make_batches  # noqa: E402
 from saturate_cli.model.load import load_model  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
@@ -77,9 +79,9 @@ def _build(path, factory: str):
 
 
 def _measure(target: str, settings: Settings):
-    handle = load_model(target, settings)
+    handle = load_model(target, settings, record_peek(settings))
     batches, _ = make_batches(handle.inputs, settings)
-    return handle, handle.collect(batches, settings.tau, settings.softmax_tau)
+    return handle, collect(handle, batches, settings.tau, settings.softmax_tau)
 
 
 def _truth(model, arrays: dict) -> dict[str, np.ndarray]:

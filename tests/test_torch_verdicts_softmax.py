@@ -11,6 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from saturate_cli.batch_loop import collect
 from saturate_cli.model.torch.reduce import Plan, batch_stats  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
 from saturate_cli.stats.reductions import sample_step  # noqa: E402
@@ -104,7 +105,7 @@ def test_causal_attention_model_end_to_end(tmp_path):
     np.save(tmp_path / "x.npy", x)
     handle = load_factory(f"{tmp_path / 'attn.py'}:build",
                           Settings(calibration=(str(tmp_path / "x.npy"),)))
-    stats = handle.collect([{"x": x}], 0.05, TAU)[":softmax#0"]
+    stats = collect(handle, [{"x": x}], 0.05, TAU)[":softmax#0"]
     model = handle.runner.model  # the softmax input recomputed from its layers
     with torch.no_grad():
         q, k = model.q(torch.from_numpy(x)), model.k(torch.from_numpy(x))

@@ -7,7 +7,7 @@ import pytest
 from onnx import helper
 
 from saturate_cli.diagnose.rules import RULES
-from saturate_cli.model.handle import Site
+from saturate_cli.types import Site
 from saturate_cli.settings import DEFAULTS
 from saturate_cli.stats.site_stats import SiteStats
 from test_verdicts_support import N, finding, gemm_act, inspect, save, site, tips
@@ -90,9 +90,11 @@ def test_vanished_tanh_signal_off_centre_gets_rescale_then_shift(tmp_path):
 
 
 def test_vanishing_floor_is_relative_to_the_sweet_range():
+    from saturate_cli.activations import TailBook
     from saturate_cli.diagnose.findings import _half_range, measure
 
     settings = DEFAULTS
     for kind, params, half in (("tanh", {}, 2.1782), ("relu", {}, 1.0), ("relu6", {}, 3.0)):
-        m = measure(Site("s", "t", "X", kind, params), SiteStats(), settings)
+        site = Site("s", "t", "X", kind, params)
+        m = measure(site, SiteStats(), TailBook(settings.tau).of(site), settings)
         assert abs(_half_range(m) - half) < 1e-3, kind

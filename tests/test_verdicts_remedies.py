@@ -9,7 +9,7 @@ from onnx import helper
 
 from saturate_cli.activations import get_kind
 from saturate_cli.diagnose import suggest
-from saturate_cli.model.handle import Producer, Site
+from saturate_cli.types import Producer, Site
 from saturate_cli.settings import DEFAULTS
 from test_verdicts_support import N, finding, gemm_act, inspect, save, site, tips
 

@@ -16,7 +16,7 @@ from saturate_cli.calibration.source import Batch, CalibrationInfo, counted
 from saturate_cli.calibration.synthetic import parse_shape, role, synthetic_feeds
 from saturate_cli.calibration.walk import image_files, kind_of, records
 from saturate_cli.errors import CalibrationError
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec
 from saturate_cli.settings import Settings
 
 __all__ = ["CalibrationInfo", "calibration_settings", "make_batches", "parse_shape"]

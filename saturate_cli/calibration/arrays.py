@@ -12,7 +12,7 @@ from saturate_cli.calibration.readers import Record
 from saturate_cli.calibration.source import Batch, CalibrationInfo
 from saturate_cli.calibration.walk import position
 from saturate_cli.errors import CalibrationError
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec
 
 
 def show(shape) -> str:

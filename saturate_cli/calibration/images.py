@@ -14,7 +14,7 @@ import numpy as np
 
 from saturate_cli.calibration.readers import Record
 from saturate_cli.errors import CalibrationError
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec
 
 LAYOUTS = ("auto", "nchw", "nhwc")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from saturate_cli.errors import CalibrationError
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec
 
 ANONYMOUS = (None, "", "?")  # dims that are unknown, never the same as another unknown dim
 

@@ -18,7 +18,7 @@ from saturate_cli.calibration.dtypes import numpy_dtype
 from saturate_cli.calibration.plan import Plan, is_named, make_plan
 from saturate_cli.calibration.source import Batch
 from saturate_cli.errors import CalibrationError, ResourceError, size_text
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec
 from saturate_cli.settings import SYNTHETIC_SAMPLES, Settings
 
 KINDS = ("normal", "uniform", "zeros")

@@ -16,21 +16,12 @@ from typing import Iterator
 
 from saturate_cli.calibration.readers import ARRAY_SUFFIXES, IMAGE_SUFFIXES, Record, read_records
 from saturate_cli.errors import CalibrationError
-
-_POSITIONAL = re.compile(r"(?:input|arr)_(\d+)")
-
+from saturate_cli.types import input_position as position
 
 def natural_key(path: Path) -> list:
     """Sort key: digit runs compare as numbers."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
-
-def position(key) -> int | None:
-    """The input position a record key names (3, 'input_3', 'arr_3'), else None."""
-    if isinstance(key, int):
-        return key
-    match = _POSITIONAL.fullmatch(str(key))
-    return int(match.group(1)) if match else None
 
 
 def tree(folder: Path, suffixes: tuple[str, ...]) -> Iterator[list[Path]]:

@@ -8,11 +8,11 @@ from typing import Optional
 
 import numpy as np
 
-from saturate_cli.activations import ActivationKind, get_kind
+from saturate_cli.activations import ActivationKind, Tails, get_kind
 from saturate_cli.diagnose import suggest
 from saturate_cli.diagnose.rules import rule
 from saturate_cli.diagnose.temperature import collapsed_share, judged, required_temperature
-from saturate_cli.model.handle import Site
+from saturate_cli.types import Site
 from saturate_cli.settings import Settings
 from saturate_cli.stats.site_stats import SiteStats
 from saturate_cli.wording import percent
@@ -54,9 +54,8 @@ def _severity(value: float, warning: float, error: float) -> Optional[str]:
     return None
 
 
-def measure(site: Site, stats: SiteStats, settings: Settings) -> Measure:
-    """Saturated fractions and dead units of a site."""
-    t = get_kind(site.kind).tails(site.params, settings.tau)
+def measure(site: Site, stats: SiteStats, t: Tails, settings: Settings) -> Measure:
+    """Saturated fractions and dead units of a site whose tails are `t`."""
     n = max(stats.count, 1)
     dead: list = []
     if stats.unit_saturated is not None and stats.per_unit:

@@ -6,7 +6,7 @@ import math
 from typing import Optional
 
 from saturate_cli.activations import ActivationKind
-from saturate_cli.model.handle import Producer, Site
+from saturate_cli.types import Producer, Site
 from saturate_cli.wording import percent
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 from saturate_cli.budget import refuse_over, zip_unpacked_size
 from saturate_cli.errors import ModelLoadError, UsageError
+from saturate_cli.paths import sha256_of
 from saturate_cli.settings import Settings
+from saturate_cli.types import Peek
 
 
 def _looks_like_factory(target: str) -> bool:
@@ -18,10 +21,17 @@ def _looks_like_factory(target: str) -> bool:
     return bool(module) and fn.isidentifier()
 
 
-def load_model(target: str, settings: Settings):
-    """A ModelHandle for the target; the format is detected from the content."""
+def load_model(target: str, settings: Settings, peek: Optional[Peek] = None):
+    """A ModelHandle for the target; the format is detected from the content. `peek` gives the
+    first calibration record to loaders whose input specs yield to the data (PyTorch)."""
+    handle = _load(target, settings, peek)
+    handle.sha256 = sha256_of(target)  # of the file as it was read (None for a factory)
+    return handle
+
+
+def _load(target: str, settings: Settings, peek: Optional[Peek]):
     if _looks_like_factory(target):
-        return _torch_loader().load_factory(target, settings)
+        return _torch_loader().load_factory(target, settings, peek)
     path = Path(target)
     if not path.exists():
         raise ModelLoadError(f"{target}: no such file")
@@ -29,7 +39,7 @@ def load_model(target: str, settings: Settings):
         raise ModelLoadError(f"{target}: is a directory, not a model file")
     if _is_zip(path) or _is_pickle(path):  # torch.save / TorchScript / .pt2: zip or pickle
         _check_torch_budget(path, settings.memory_budget)
-        return _torch_loader().load_file(path, settings)
+        return _torch_loader().load_file(path, settings, peek)
     from saturate_cli.model.onnx.handle import OnnxModel
 
     return OnnxModel(path, settings.memory_budget, settings.threads, _providers(settings))

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from saturate_cli import __version__
-from saturate_cli.activations import get_kind
+from saturate_cli.activations import TailBook, get_kind
 from saturate_cli.diagnose.findings import Measure, diagnose_site, measure
 from saturate_cli.diagnose.rules import rule
 from saturate_cli.diagnose.suggest import init_stds
-from saturate_cli.model.handle import Site
+from saturate_cli.types import Site
 from saturate_cli.report.model import FindingReport, Report, SiteReport
 from saturate_cli.settings import Settings
 from saturate_cli.stats import histogram as hist
 from saturate_cli.stats.site_stats import SiteStats
-
-
-def sha256_of(path: str) -> Optional[str]:
-    """Hash of a model file (None for non-file targets such as module:factory)."""
-    p = Path(path)
-    if not p.is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def mean_gain(site: Site, stats: SiteStats) -> Optional[float]:
@@ -88,8 +74,9 @@ def _producer_dict(site: Site) -> Optional[dict]:
     return out
 
 
-def site_report(site: Site, stats: SiteStats, settings: Settings) -> tuple[SiteReport, Optional[float]]:
-    m = measure(site, stats, settings)
+def site_report(site: Site, stats: SiteStats, settings: Settings, book: TailBook
+                ) -> tuple[SiteReport, Optional[float]]:
+    m = measure(site, stats, book.of(site), settings)
     gain = mean_gain(site, stats)
     findings = tuple(
         FindingReport(f.code, f.name, f.severity, f.message, site.name, f.cause,
@@ -150,11 +137,12 @@ def unexercised(calibration: dict) -> list[FindingReport]:
 
 
 def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibration: dict,
-                 notes: tuple = ()) -> Report:
+                 notes: tuple = (), book: Optional[TailBook] = None) -> Report:
     """The report of one model."""
+    book = book or TailBook(settings.tau)
     site_reports, gains = [], []
     for site in handle.sites:
-        rep, gain = site_report(site, stats.get(site.name, SiteStats()), settings)
+        rep, gain = site_report(site, stats.get(site.name, SiteStats()), settings, book)
         site_reports.append(rep)
         gains.append(gain)
     uncovered = tuple({"name": u.name, "op": u.op, "reason": u.reason} for u in handle.not_covered)
@@ -171,7 +159,7 @@ def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibr
         extra.append("the model has no activation that saturate can measure")
     return Report(
         tool={"name": "saturate", "version": __version__},
-        model={"path": handle.path, "format": handle.format, "sha256": sha256_of(handle.path),
+        model={"path": handle.path, "format": handle.format, "sha256": handle.sha256,
                "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": i.dtype}
                           for i in handle.inputs]},
         calibration=calibration,

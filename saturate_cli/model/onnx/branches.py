@@ -15,7 +15,7 @@ from typing import Callable
 import onnx
 from onnx import helper
 
-from saturate_cli.model.handle import NotCovered
+from saturate_cli.types import NotCovered
 from saturate_cli.model.onnx.sites import OP_KINDS
 
 RunFn = Callable[[onnx.ModelProto, list[str]], list]

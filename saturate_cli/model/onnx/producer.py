@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 import onnx
 
-from saturate_cli.model.handle import Producer
+from saturate_cli.types import Producer
 from saturate_cli.model.onnx.graph import VALUE_MOVES, GraphView, attr
 from saturate_cli.model.onnx.names import module_path
 

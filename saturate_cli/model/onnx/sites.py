@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 import onnx
 
-from saturate_cli.model.handle import NotCovered
+from saturate_cli.types import NotCovered
 from saturate_cli.model.onnx.graph import GraphView, attr
 from saturate_cli.model.onnx.names import ScopedNames
 from saturate_cli.model.onnx.patterns import find_patterns

@@ -20,7 +20,7 @@ import torch
 import torch.fx
 
 from saturate_cli.errors import ModelLoadError, first_line
-from saturate_cli.model.handle import InputSpec, NotCovered, Producer
+from saturate_cli.types import InputSpec, NotCovered, Producer
 from saturate_cli.model.torch.composite import GELU_TANH_LABEL, composite_kind, \
     is_gelu_tanh_input
 from saturate_cli.model.torch.handle import TorchModel
@@ -277,5 +277,4 @@ def load_exported(path: Path, settings, device: str) -> TorchModel:
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad archives
         raise ModelLoadError(f"{path}: torch.export.load cannot read it: {first_line(exc)}"
                              ) from None
-    return TorchModel(str(path), "torch.export", ExportRunner(gm), export_specs(ep), device,
-                      settings)
+    return TorchModel(str(path), "torch.export", ExportRunner(gm), export_specs(ep), device)

@@ -1,28 +1,24 @@
-"""A PyTorch model in any form as a ModelHandle: sites from a probe run, on-device statistics.
+"""A PyTorch model in any form as a ModelHandle: sites learnt as it runs, on-device statistics.
 
 A *runner* (eager capture, .pt2 interpreter, TorchScript dispatch capture) runs the model and
 reports each activation call as (site name, op, kind, params, producer, input tensor). The sites
-are learnt in call order from a probe run: on a tiny synthetic batch at load time, or - when
-calibration data is given - on the user's first batch (a synthetic guess at the input shapes is
-never needed then); a site first seen later in calibration (data-dependent control flow) is
-appended.
+are learnt in call order from the first batch; a site first seen in a later batch
+(data-dependent control flow) is appended.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Iterable, Optional, Protocol
+from typing import Optional, Protocol
 
 import numpy as np
 import torch
 
-from saturate_cli.errors import CalibrationError, ModelLoadError, first_line
-from saturate_cli.model.handle import Batch, InputSpec, NotCovered, Progress, Producer, Site
+from saturate_cli.activations import TailBook
+from saturate_cli.errors import CalibrationError, first_line
 from saturate_cli.model.torch.producer import make_site
 from saturate_cli.model.torch.reduce import Plan, batch_stats, plan_for
 from saturate_cli.stats.site_stats import SiteStats
-
-PROBE_BATCH = 2
+from saturate_cli.types import Batch, InputSpec, NotCovered, Producer, Site
 
 
 def _as_given(array: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -42,16 +38,17 @@ class TorchModel:
     """A loaded PyTorch model (ModelHandle)."""
 
     def __init__(self, path: str, fmt: str, runner: Runner, inputs: list[InputSpec],
-                 device: str, settings, keywords: tuple[str, ...] = ()):
+                 device: str, keywords: tuple[str, ...] = (), sha256: Optional[str] = None):
         self.path, self.format, self.runner, self.inputs = path, fmt, runner, inputs
         self.device, self.keywords = device, keywords  # inputs passed by name
+        self.sha256 = sha256
         self.sites: list[Site] = []
         self.notes: list[str] = []
-        self.interrupted = False
         self._by_name: dict[str, Site] = {}
-        self._learnt = not getattr(settings, "calibration", ())
-        if self._learnt:
-            self._probe(settings)
+        self._learnt = False
+        self._book: Optional[TailBook] = None
+        self._softmax_tau = 0.01
+        self._plans: dict[str, Plan] = {}
 
     @property
     def has_branches(self) -> bool:
@@ -82,7 +79,7 @@ class TorchModel:
         return {s.name: torch.from_numpy(np.ascontiguousarray(_as_given(batch[s.name], s)))
                 .to(self.device) for s in self.inputs}
 
-    def _forward(self, batch: Batch, sink, error) -> None:
+    def _forward(self, batch: Batch, sink) -> None:
         tensors = self._args(batch)
         args = tuple(t for n, t in tensors.items() if n not in self.keywords)
         kwargs = {n: t for n, t in tensors.items() if n in self.keywords}
@@ -91,45 +88,28 @@ class TorchModel:
                 self.runner.run(args, sink, kwargs) if kwargs else self.runner.run(args, sink)
         except Exception as exc:  # noqa: BLE001 - any failure inside the user's model
             shapes = {n: list(t.shape) for n, t in tensors.items()}
-            hint = "" if error is CalibrationError else \
-                "; give --input-shape NAME=DIMS or --calibration"
-            raise error(f"{self.path}: the model failed on inputs of shapes {shapes}: "
-                        f"{first_line(exc)}{hint}") from None
+            raise CalibrationError(f"{self.path}: the model failed on inputs of shapes {shapes}: "
+                                   f"{first_line(exc)}; give --input-shape NAME=DIMS or "
+                                   "--calibration data the model accepts") from None
 
-    def _probe(self, settings) -> None:
-        """Learn the sites from one forward pass on a tiny synthetic batch."""
-        from saturate_cli.calibration.synthetic import synthetic_batches
+    def prepare(self, first: Batch, book: TailBook, softmax_tau: float) -> None:
+        """Nothing to build ahead: the sites are learnt as the first batch runs."""
+        self._book, self._softmax_tau, self._plans = book, softmax_tau, {}
 
-        tiny = replace(settings, synthetic="normal", samples=PROBE_BATCH,
-                       batch_size=PROBE_BATCH, seed=0)
-        batch = next(synthetic_batches(self.inputs, tiny))
-        self._forward(batch, lambda name, op, kind, params, producer, x, *_:
-                      self._register(name, op, kind, params, producer, x), ModelLoadError)
+    def measure(self, batch: Batch) -> dict[str, SiteStats]:
+        """One forward pass; each site's on-device reductions of this batch."""
+        out: dict[str, SiteStats] = {}
 
-    def collect(self, batches: Iterable[Batch], tau: float, softmax_tau: float,
-                progress: Optional[Progress] = None) -> dict[str, SiteStats]:
-        """Run every batch; merge each site's on-device reductions."""
-        totals: dict[str, SiteStats] = {s.name: SiteStats() for s in self.sites}
-        plans: dict[str, Plan] = {}
-
-        def sink(name, op, kind, params, producer, x, out=None):
+        def sink(name, op, kind, params, producer, x, result=None):
             site = self._register(name, op, kind, params, producer, x)
-            plan = plans.get(name) or plans.setdefault(name, plan_for(site, tau))
-            totals[name] = totals.get(name, SiteStats()).merge(
-                batch_stats(x, plan, softmax_tau, out))
+            plan = self._plans.get(name) or self._plans.setdefault(
+                name, plan_for(site, self._book.of(site)))
+            out[name] = out.get(name, SiteStats()).merge(
+                batch_stats(x, plan, self._softmax_tau, result))
 
-        seen = False
-        done, self.interrupted = dict(totals), False  # done: totals after the last whole batch
-        try:
-            for batch in batches:
-                seen = True
-                self._forward(batch, sink, CalibrationError)
-                self._learnt = True
-                done = dict(totals)
-                if progress:
-                    progress(1)
-        except KeyboardInterrupt:  # Ctrl-C: report the batches measured so far (partial)
-            self.interrupted = True
-        if not seen and not self.interrupted:
-            raise CalibrationError(f"{self.path}: no calibration data")
-        return done
+        self._forward(batch, sink)
+        self._learnt = True
+        return out
+
+    def finish(self) -> None:
+        """Nothing learnt at run time changes the sites after the last batch."""

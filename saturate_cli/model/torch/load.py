@@ -16,10 +16,12 @@ import importlib.util
 import sys
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 import torch
 
 from saturate_cli.errors import ModelLoadError, UsageError, first_line
+from saturate_cli.types import Peek
 from saturate_cli.model.torch.capture import EagerCapture
 from saturate_cli.model.torch.handle import TorchModel
 from saturate_cli.model.torch.specs import data_keys, fit_to_data, infer_specs, \
@@ -80,25 +82,26 @@ def _import(module: str):
                              f"{first_line(exc)}") from None
 
 
-def _eager(target: str, fmt: str, model: torch.nn.Module, settings, device: str) -> TorchModel:
+def _eager(target: str, fmt: str, model: torch.nn.Module, settings, device: str,
+           peek: Optional[Peek]) -> TorchModel:
     """Inputs bound to forward()'s parameters by name: those it requires, and those the
     --input-shape or the calibration data names (any name, through **kwargs)."""
     model = model.eval().to(device)
     layers = [(type(m).__name__, m._parameters.get("weight")) for m in model.modules()
               if m._parameters.get("weight") is not None]
     given, sig = settings.input_shapes, signature_of(model.forward)
-    keys = data_keys(settings, sig.names) if sig.optional else []
+    keys = data_keys(peek, sig.names) if sig.optional else []
     names = sig.inputs(given, keys)
     if names and names[0] not in sig.names and names[0] not in given:
         layers = []  # a name only the data gives: its first layer is not known to read it
-    specs = infer_specs(target, names, layers, given, have_data=bool(settings.calibration))
-    if settings.calibration:
-        specs = fit_to_data(specs, settings, list(sig.names) or names)
+    specs = infer_specs(target, names, layers, given, have_data=peek is not None)
+    if peek is not None:
+        specs = fit_to_data(specs, peek, given, list(sig.names) or names)
     keywords = sig.keywords([s.name for s in specs])
-    return TorchModel(target, fmt, EagerCapture(model), specs, device, settings, keywords)
+    return TorchModel(target, fmt, EagerCapture(model), specs, device, keywords)
 
 
-def load_factory(target: str, settings) -> TorchModel:
+def load_factory(target: str, settings, peek: Optional[Peek] = None) -> TorchModel:
     """`module:fn` -> fn(**--arg) with --weights loaded into it."""
     module, _, name = target.rpartition(":")
     fn = getattr(_import(module), name, None)
@@ -115,7 +118,7 @@ def load_factory(target: str, settings) -> TorchModel:
     if weights:
         state = read_state_dict(Path(weights), settings.trust_pickle)
         apply_state_dict(model, state, f"--weights {weights}")
-    return _eager(target, "pytorch", model, settings, _device(settings))
+    return _eager(target, "pytorch", model, settings, _device(settings), peek)
 
 
 def archive_kind(path: Path) -> str:
@@ -142,7 +145,7 @@ def archive_kind(path: Path) -> str:
                          ".onnx extension")
 
 
-def load_file(path, settings) -> TorchModel:
+def load_file(path, settings, peek: Optional[Peek] = None) -> TorchModel:
     """A TorchScript, .pt2, or torch.save file."""
     path = Path(path)
     kind = archive_kind(path)
@@ -153,10 +156,10 @@ def load_file(path, settings) -> TorchModel:
     if kind == "torchscript":
         from saturate_cli.model.torch.script import load_script
 
-        return load_script(path, settings, _device(settings))
+        return load_script(path, settings, _device(settings), peek)
     obj = safe_load(path, settings.trust_pickle)
     if isinstance(obj, torch.nn.Module):
-        return _eager(str(path), "pytorch-pickle", obj, settings, _device(settings))
+        return _eager(str(path), "pytorch-pickle", obj, settings, _device(settings), peek)
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()) \
             or isinstance(obj, dict) and any(k in obj for k in ("state_dict", "model")):
         raise ModelLoadError(f"{path}: a state dict (weights without the network); name the "

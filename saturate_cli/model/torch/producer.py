@@ -11,7 +11,7 @@ from typing import Optional
 import torch
 
 from saturate_cli.activations import get_kind
-from saturate_cli.model.handle import Producer, Site
+from saturate_cli.types import Producer, Site
 
 CONV_OPS = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
             "ConvTranspose3d", "conv")

@@ -17,8 +17,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from saturate_cli.activations import get_kind
-from saturate_cli.model.handle import Site
+from saturate_cli.activations import Tails
+from saturate_cli.types import Site
 from saturate_cli.settings import MASKED_GAP
 from saturate_cli.stats.reductions import (OFF_CENTRE, Reductions, sample_step,
                                            stats_from_reductions)
@@ -38,8 +38,7 @@ class Plan:
     log_probs: bool = False  # the call's output is log-probabilities (log_softmax)
 
 
-def plan_for(site: Site, tau: float) -> Plan:
-    tails = get_kind(site.kind).tails(site.params, tau)
+def plan_for(site: Site, tails: Tails) -> Plan:
     axis = site.softmax_axes[0] if site.softmax_axes else None
     return Plan(tails.low, tails.high, site.unit_axis, axis, site.kind == "log_softmax")
 

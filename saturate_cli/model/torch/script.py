@@ -14,11 +14,13 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import Optional
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from saturate_cli.errors import ModelLoadError, first_line
+from saturate_cli.types import Peek
 from saturate_cli.model.torch.handle import TorchModel
 from saturate_cli.model.torch.kinds import canonical, classify
 from saturate_cli.model.torch.script_plan import Plan, Planner, Template
@@ -92,7 +94,7 @@ class ScriptRunner:
             return self.module(*args)
 
 
-def load_script(path: Path, settings, device: str) -> TorchModel:
+def load_script(path: Path, settings, device: str, peek: Optional[Peek] = None) -> TorchModel:
     """A TorchModel for a TorchScript archive (scripted or traced)."""
     try:
         with warnings.catch_warnings():
@@ -101,5 +103,5 @@ def load_script(path: Path, settings, device: str) -> TorchModel:
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{path}: torch.jit.load cannot read it: {first_line(exc)}"
                              ) from None
-    specs = script_specs(str(path), module, settings)
-    return TorchModel(str(path), "torchscript", ScriptRunner(module), specs, device, settings)
+    specs = script_specs(str(path), module, settings, peek)
+    return TorchModel(str(path), "torchscript", ScriptRunner(module), specs, device)

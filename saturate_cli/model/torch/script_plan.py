@@ -19,7 +19,7 @@ from typing import Optional
 
 import torch
 
-from saturate_cli.model.handle import NotCovered
+from saturate_cli.types import NotCovered
 from saturate_cli.model.torch.kinds import (CALLS, FUSED_ATTENTION, RECURRENT, call_label,
                                            canonical, module_kind)
 from saturate_cli.model.torch.script_fold import decided, fold, mutated

@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 
 from saturate_cli.errors import ModelLoadError
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec, Peek
 from saturate_cli.model.torch.specs import fit_to_data, infer_specs, share_batch
 
 # operator -> (layer class it stands for, index of the weight argument, of the data argument)
@@ -66,13 +66,13 @@ def _weight(modules, path: Optional[str]) -> Optional[torch.Tensor]:
     return weight if isinstance(weight, torch.Tensor) else None
 
 
-def script_specs(target: str, module, settings) -> list[InputSpec]:
+def script_specs(target: str, module, settings, peek: Optional[Peek] = None) -> list[InputSpec]:
     """One spec per forward() input (see the module docstring)."""
     graph = module.forward.inlined_graph
     inputs = list(graph.inputs())[1:]
     names = [v.debugName().split(".")[0] for v in inputs]
     readers = _readers(module, graph)
-    given, have_data = settings.input_shapes, bool(settings.calibration)
+    given, have_data = settings.input_shapes, peek is not None
     specs, fallback = [], None
     for name, value in zip(names, inputs):
         layer = readers.get(value.unique())
@@ -85,5 +85,5 @@ def script_specs(target: str, module, settings) -> list[InputSpec]:
                 fallback = fallback or infer_specs(target, names, _layers(module), given)
                 spec = fallback[names.index(name)]
         specs.append(spec)
-    specs = fit_to_data(specs, settings, names) if have_data else specs
+    specs = fit_to_data(specs, peek, given, names) if have_data else specs
     return share_batch(specs, given)

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Iterable, Optional
 
 from saturate_cli.errors import CalibrationError, ModelLoadError
-from saturate_cli.model.handle import InputSpec
+from saturate_cli.types import InputSpec, Peek, input_position
 
 _SPATIAL = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 _INT_HINTS = ("ids", "mask", "token", "position", "segment")
@@ -43,11 +42,9 @@ class Signature:
         """The inputs to feed: required parameters and those `given` or `data` name (a data
         key `arr_K` / `input_K` names the K-th parameter), in forward()'s order; then, for an
         open signature, the other names; else the first parameter."""
-        from saturate_cli.calibration.walk import position
-
         named = list(given)
         for key in data:
-            pos = position(key)
+            pos = input_position(key)
             named.append(self.names[pos] if pos is not None and pos < len(self.names)
                          else str(key))
         names = [n for n in self.names if n in self.required or n in named]
@@ -80,22 +77,9 @@ def signature_of(forward) -> Signature:
                      any(p.kind == P.VAR_KEYWORD for p in params), True)
 
 
-def first_record(settings, candidates: Iterable[str]) -> dict:
-    """The arrays of the first calibration record ({} without files or for images)."""
-    from saturate_cli.calibration.walk import kind_of, records
-
-    paths = [Path(p) for p in getattr(settings, "calibration", ()) or ()]
-    if not paths or kind_of(paths) == "images":
-        return {}
-    names = list(candidates) + [p.stem for p in paths if p.is_file()]
-    for _, record in records(paths, names, getattr(settings, "memory_budget", None)):
-        return dict(record)
-    return {}
-
-
-def data_keys(settings, candidates: Iterable[str]) -> list:
-    """The array names of the first calibration record ([] without files or for images)."""
-    return list(first_record(settings, candidates))
+def data_keys(peek: Optional[Peek], candidates: Iterable[str]) -> list:
+    """The array names of the first calibration record ([] without array data)."""
+    return list(peek(list(candidates))) if peek is not None else []
 
 
 def _fits(guess: tuple, got: tuple) -> bool:
@@ -106,21 +90,19 @@ def _fits(guess: tuple, got: tuple) -> bool:
         not isinstance(g, int) or g == d for g, d in zip(guess[1:], got[1:]))
 
 
-def fit_to_data(specs: list[InputSpec], settings, names: list[str]) -> list[InputSpec]:
+def fit_to_data(specs: list[InputSpec], peek: Optional[Peek], given: dict,
+                names: list[str]) -> list[InputSpec]:
     """Specs guessed from layers yield to the calibration data: a guess the data contradicts
     (the layer read another tensor) is dropped, shape and dtype left to the data; one it fits
     keeps its dtype, but its named dims are no longer tied across inputs (two inputs of token
     ids may differ in length). `--input-shape` specs are the user's word, left alone."""
-    from saturate_cli.calibration.walk import position
-
     try:
-        record = first_record(settings, names)
+        record = peek(list(names)) if peek is not None else {}
     except CalibrationError:  # reported when the data is read for measuring
         record = {}
-    given = settings.input_shapes
     arrays = {}
     for key, array in record.items():
-        pos = position(key)
+        pos = input_position(key)
         arrays[str(key) if key in names or pos is None or pos >= len(names)
                else names[pos]] = array
     out = []
