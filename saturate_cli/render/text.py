@@ -6,6 +6,7 @@ Not a contract: scripts should read --format json.
 from __future__ import annotations
 
 import io
+from collections import Counter
 from typing import Optional
 
 from rich.cells import cell_len
@@ -78,6 +79,47 @@ def shorten(name: str, width: int) -> str:
     return name[:head] + _ELLIPSIS + name[len(name) - tail:]
 
 
+def _segments(name: str, sep: str) -> list[str]:
+    parts = name.split(sep)
+    return [p + sep for p in parts[:-1]] + [parts[-1]]
+
+
+def _drop_segments(segments: list[str], seen: Counter, width: int, sep: str) -> str:
+    """Drop the least telling segments (a parent repeated by its child, then those most names
+    share, then the longest) until the name fits; the last segment (the op) stays. A run of dropped segments reads as one ellipsis."""
+    kept: list = list(segments)
+
+    def joined() -> str:
+        out = []
+        for i, part in enumerate(kept):
+            if part is not None:
+                out.append(part)
+            elif i == 0 or kept[i - 1] is not None:
+                out.append(_ELLIPSIS + sep)
+        return "".join(out)
+
+    def redundant(i: int) -> bool:  # `layer1/` before `layer1.0/` says nothing new
+        return segments[i + 1].startswith(segments[i][:-1])
+
+    for i in sorted(range(len(segments) - 1), key=lambda i: (not redundant(i),
+                                                              -seen[segments[i]],
+                                                              -len(segments[i]))):
+        if len(joined()) <= width:
+            break
+        kept[i] = None
+    return shorten(joined(), width)
+
+
+def short_names(names: list[str], width: int) -> list[str]:
+    """Names in at most `width` characters: whole path segments that most sites share go first
+    (the layer number stays, `…/layer.7/…/Softmax`), then characters in the middle."""
+    sep = "/" if any("/" in n for n in names) else "."
+    split = [_segments(n, sep) for n in names]
+    seen = Counter(seg for segs in split for seg in set(segs))
+    return [n if len(n) <= width else _drop_segments(segs, seen, width, sep)
+            for n, segs in zip(names, split)]
+
+
 def _cell_width(cell) -> int:
     return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
 
@@ -101,14 +143,15 @@ def _table(report: Report, width: int, verbose: bool = False) -> Table:
     rows = [dict(zip(_COLUMNS, _site_row(i, s, n)))
             for i, (s, n) in enumerate(zip(report.sites, names))]
     keep, room = _layout(rows, width)
+    if not verbose:
+        for row, short in zip(rows, short_names([r["site"] for r in rows], room)):
+            row["site"] = short
     table = Table(title=None, show_lines=False, header_style="bold", expand=False)
     for col in keep:
         folds = verbose and col == "site"  # --verbose: full names, wrapped when they must
         table.add_column(col, justify="right" if col == "#" else "left", no_wrap=not folds,
                          overflow="fold" if folds else "ellipsis")
     for row in rows:
-        if not verbose:
-            row["site"] = shorten(row["site"], room)
         table.add_row(*(row[c] for c in keep))
     return table
 
