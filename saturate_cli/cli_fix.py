@@ -1,137 +1,177 @@
-"""`saturate fix`: apply the rescale and bias-shift suggestions to an ONNX model and verify."""
+"""`saturate fix`: apply the remedies to an ONNX or PyTorch model, then prove the result."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from saturate_cli.settings import DEFAULTS
+from saturate_cli.cli_options import (
+    DEFAULTS, BatchSizeOpt, CalibrationOpt, ConfigOpt, DebugOpt, DeviceOpt, FactoryArgOpt,
+    Format, FormatOpt, IgnoreOpt, InputShapeOpt, MemoryBudgetOpt, QuietOpt, SamplesOpt, SeedOpt,
+    SelectOpt, SoftmaxTauOpt, Synthetic, SyntheticOpt, TauOpt, ThreadsOpt, TrustPickleOpt,
+    VerboseOpt, WeightsOpt)
 from saturate_cli.cli_guard import guarded
 
 
 def fix(
-    model: Annotated[Path, typer.Argument(help="The ONNX model to fix.", dir_okay=False,
-                                          show_default=False)],
-    output: Annotated[Path, typer.Option(
-        "--output", "-o", help="Where to write the fixed model (never over the input).",
-        dir_okay=False, show_default=False)],
-    calibration: Annotated[Optional[List[Path]], typer.Option(
-        "--calibration", "-c", help="Calibration data (as for inspect); repeatable.")] = None,
-    input_shape: Annotated[Optional[List[str]], typer.Option(
-        "--input-shape", help="Shape of a dynamic input, e.g. x=1x3x224x224.")] = None,
-    samples: Annotated[Optional[int], typer.Option(
-        "--samples", "-n", min=1, help="At most this many calibration samples (default: all of "
-        "the files, 128 synthetic).", show_default=False)] = DEFAULTS.samples,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = DEFAULTS.batch_size,
-    seed: Annotated[int, typer.Option("--seed")] = DEFAULTS.seed,
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(
+        help="The model: .onnx, .pt2, TorchScript, a pickled module, or module:factory "
+             "(with --weights for its state dict).", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to write the fixed model (never over the input; a "
+                               "factory's fix is a state dict: .pt or .safetensors).",
+        dir_okay=False, show_default=False)] = None,
+    in_place: Annotated[bool, typer.Option(
+        "--in-place", help="Overwrite the input model (or the --weights file) instead.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the plan (sites, remedies, tensors, numbers); write nothing."
+    )] = False,
+    norm: Annotated[Optional[str], typer.Option(
+        "--norm", help="Insert the suggested BatchNorm/LayerNorm: 'normalize' (calibration "
+                       "mean/std) or 'preserve' (an identity at inference).",
+        show_default=False)] = None,
+    recycle: Annotated[bool, typer.Option(
+        "--recycle", help="Dead units: re-draw their incoming weights, zero their bias and "
+                          "outgoing weights (ReDo) instead of shifting the bias.")] = False,
+    holdout: Annotated[float, typer.Option(
+        "--holdout", min=0.0, max=0.9, help="Share of the calibration batches held out for the "
+                                            "proof.")] = 0.2,
     max_steps: Annotated[int, typer.Option(
         "--max-steps", min=1, help="At most this many sites are changed.")] = 32,
-    json_report: Annotated[bool, typer.Option(
-        "--json", help="Print the before/after summary as JSON.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    report: Annotated[Optional[Path], typer.Option(
+        "--report", help="Also write an HTML page comparing before and after.", dir_okay=False,
+        show_default=False)] = None,
+    format: FormatOpt = Format.text,
+    json_alias: Annotated[bool, typer.Option("--json", hidden=True)] = False,
+    calibration: CalibrationOpt = None,
+    synthetic: SyntheticOpt = Synthetic.normal,
+    input_shape: InputShapeOpt = None,
+    samples: SamplesOpt = DEFAULTS.samples,
+    batch_size: BatchSizeOpt = DEFAULTS.batch_size,
+    seed: SeedOpt = DEFAULTS.seed,
+    tau: TauOpt = DEFAULTS.tau,
+    softmax_tau: SoftmaxTauOpt = DEFAULTS.softmax_tau,
+    threads: ThreadsOpt = 0,
+    device: DeviceOpt = None,
+    memory_budget: MemoryBudgetOpt = None,
+    trust_pickle: TrustPickleOpt = False,
+    weights: WeightsOpt = None,
+    factory_arg: FactoryArgOpt = None,
+    quiet: QuietOpt = False,
+    select: SelectOpt = None,
+    ignore: IgnoreOpt = None,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
-    """Rescale weights and shift biases site by site (re-measuring after each), then verify.
+    """Apply the remedies site by site (re-measuring after each), then prove the result.
 
-    Only the layers a suggestion names are changed, each through a fresh initializer, so shared
-    weights stay intact. Normalisation insertion is suggested by `inspect` but not applied.
-    Exit 0 when the fixed model has no error finding left, 1 otherwise.
+    Rescales and bias shifts by default; --norm inserts the suggested normalisations and
+    --recycle re-draws dead units. The proof: findings before/after on the calibration data
+    and on a held-out part, and how far every model output moved. Exit 0 when the targeted
+    findings are gone and function-preserving remedies left the outputs unchanged.
     """
-    guarded(lambda: _fix(model, output, calibration, input_shape, samples, batch_size, seed,
-                         max_steps, json_report), debug)
+    from saturate_cli.cli_settings import configure, given_options
+
+    run = configure(ctx, verbose)
+    given = given_options(ctx)
+    guarded(lambda: _fix(ctx.params, run, given), debug)
 
 
-def _fix(model, output, calibration, input_shape, samples, batch_size, seed, max_steps,
-         json_report) -> int:
-    import json
-    import zipfile
+def _fix(params: dict, run, given: set) -> int:
+    from saturate_cli.fix.render import print_run, write_json
+    from saturate_cli.fix.summary import summary_of
+    from saturate_cli.cli_io import say, write_atomic
+    from saturate_cli.cli_settings import settings_from
 
-    import onnx
+    fmt = _format(params, run, given)
+    options = _options(params)
+    settings = settings_from(params, run)
+    source, destination = _destination(params, settings)
+    backend = _backend(params["model"], settings, options)
+    step = None if params["quiet"] else (
+        lambda n, site, kind: say(f"fix: step {n}/{options.max_steps}: {kind} at {site}"))
+    from saturate_cli.fix.loop import run_fix
 
-    from saturate_cli.calibration import parse_shape
+    result = run_fix(backend, settings, options, step)
+    written = None
+    if not params["dry_run"] and result.plan:
+        write_atomic(destination, backend.payload(destination))
+        written = str(destination)
+    if params["report"] is not None and not params["dry_run"]:
+        from saturate_cli.render.html import render_comparison
+
+        write_atomic(params["report"], render_comparison(result.before, result.after))
+    summary = summary_of(result, source, written, params["dry_run"],
+                         getattr(backend, "code_changes", []), options.max_steps)
+    if fmt == "json":
+        write_json(summary)
+    else:
+        print_run(summary)
+    return 0 if result.ok else 1
+
+
+def _format(params: dict, run, given: set) -> str:
+    """text or json: --json is the old spelling of -f json; a config's other formats (for
+    inspect) leave fix on text."""
+    from saturate_cli.errors import UsageError
+
+    if params.get("json_alias"):
+        return "json"
+    fmt = run.format if run.format in ("text", "json") or "format" in given else "text"
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format {fmt}: saturate fix prints text or json")
+    return fmt
+
+
+def _options(params: dict):
+    from saturate_cli.errors import UsageError
+    from saturate_cli.fix.options import NORM_MODES, FixOptions
+
+    if params["norm"] is not None and params["norm"] not in NORM_MODES:
+        raise UsageError(f"--norm {params['norm']}: choose {' or '.join(NORM_MODES)}")
+    return FixOptions(max_steps=params["max_steps"], norm=params["norm"],
+                      recycle=params["recycle"], holdout=params["holdout"],
+                      seed=params["seed"] if params["seed"] is not None else 0)
+
+
+def _destination(params: dict, settings) -> tuple[str, Path]:
+    """(the model as named, the file the fix goes to): -o, or the input under --in-place."""
     from saturate_cli.errors import UsageError
     from saturate_cli.pipeline import check_targets
-    from saturate_cli.settings import Settings
 
-    if output.resolve() == model.resolve():
-        raise UsageError(f"{output}: refusing to overwrite the input model; choose another -o")
-    if zipfile.is_zipfile(model) if model.is_file() else False:
-        raise UsageError(f"{model}: `saturate fix` changes ONNX models; for PyTorch apply the "
-                         "suggestions of `saturate inspect` to the module's parameters")
-    settings = Settings(samples=samples, batch_size=batch_size, seed=seed,
-                        input_shapes=dict(parse_shape(s) for s in input_shape or []),
-                        calibration=tuple(str(p) for p in calibration or ()))
-    check_targets(str(model), settings)
-    result = _run_fix(model, settings, max_steps)
-    tmp = output.with_name(f".{output.name}.tmp")
-    onnx.save(result.model, str(tmp))
-    tmp.replace(output)
-    summary = {"model": str(model), "fixed_model": str(output),
-               "before": result.before.summary(), "after": result.after.summary(),
-               "applied": result.applied, "skipped": result.skipped,
-               "not_attempted": not_attempted(result, max_steps)}
-    if json_report:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
-    else:
-        _print(summary)
-    return int(result.after.counts()["error"] > 0)
+    model, output = params["model"], params["output"]
+    check_targets(model, settings)
+    own = Path(settings.weights) if ":" in model and settings.weights else Path(model)
+    if params["in_place"]:
+        if output is not None:
+            raise UsageError("give either -o or --in-place, not both")
+        if ":" in model and not settings.weights:
+            raise UsageError(f"{model}: --in-place needs --weights (the file it overwrites)")
+        return model, own
+    if output is None:
+        if params["dry_run"]:
+            return model, Path(".")
+        raise UsageError("name the fixed model's file with -o (or give --in-place)")
+    if own.exists() and output.exists() and output.resolve() == own.resolve():
+        raise UsageError(f"{output}: refusing to overwrite the input model; choose another -o "
+                         "or give --in-place")
+    return model, output
 
 
-def _run_fix(model: Path, settings, max_steps: int):
-    """fix_onnx, with one line on stderr per step (progress a log can show, off a terminal)."""
-    import inspect
+def _backend(target: str, settings, options):
+    """The ONNX or PyTorch backend for the loaded target (the format read from the content)."""
+    from saturate_cli.calibration.peek import record_peek
+    from saturate_cli.model.load import load_model
 
-    from saturate_cli.fix.onnx_fix import fix_onnx
+    handle = load_model(target, settings, record_peek(settings))
+    if handle.format == "onnx":
+        from saturate_cli.fix.onnx_backend import OnnxBackend
 
-    def step(n: int, site: str, kind: str) -> None:
-        sys.stderr.write(f"saturate fix: step {n}/{max_steps}: {kind} at {site}\n")
-        sys.stderr.flush()
+        return OnnxBackend(handle, settings, options)
+    from saturate_cli.fix.torch_backend import TorchBackend
 
-    if "progress" in inspect.signature(fix_onnx).parameters:  # the hook, where it exists
-        return fix_onnx(model, settings, max_steps, progress=step)
-    return fix_onnx(model, settings, max_steps)
-
-
-def not_attempted(result, max_steps: int) -> list[dict]:
-    """Sites still flagged that no step tried: past the --max-steps limit, or no remedy."""
-    from saturate_cli.fix.onnx_fix import APPLICABLE
-
-    tried = {c["site"] for c in result.applied} | {s["site"] for s in result.skipped}
-    full = len(result.applied) + len(result.skipped) >= max_steps
-    out = []
-    for site in result.after.sites:
-        flagged = [f for f in site.findings if f.severity != "info"]
-        if site.name in tried or not flagged:
-            continue
-        remedies = {t["kind"] for f in flagged for t in f.suggestions}
-        if remedies & set(APPLICABLE) and full:
-            reason = f"the step limit (--max-steps {max_steps}) was reached"
-        elif remedies & set(APPLICABLE):
-            continue  # a later step would take it: cannot happen once the loop has ended
-        else:
-            kinds = ", ".join(sorted(remedies)) or "none suggested"
-            reason = f"no automatic remedy (suggested: {kinds})"
-        out.append({"site": site.name, "codes": sorted({f.code for f in flagged}),
-                    "reason": reason})
-    return out
-
-
-def _print(summary: dict) -> None:
-    for change in summary["applied"]:
-        what = (f"x{change['factor']:.4g}" if "factor" in change else
-                f"{change['amount']:+.4g}" + (" (per unit)" if "units" in change else ""))
-        typer.echo(f"{change['site']}: {change['kind']} {change['target']} {what}")
-    for skip in summary["skipped"]:
-        typer.echo(f"{skip['site']}: {skip['suggestion']} not applied: {skip['reason']}")
-    for left in summary["not_attempted"]:
-        typer.echo(f"{left['site']}: {' '.join(left['codes'])} not fixed: {left['reason']}")
-    b, a = summary["before"]["findings"], summary["after"]["findings"]
-    typer.echo(f"before: {_counts(b)}; after: {_counts(a)} -> {summary['fixed_model']}")
-
-
-def _counts(findings: dict) -> str:
-    from saturate_cli.report.model import plural
-
-    return f"{plural(findings['error'], 'error')}, {plural(findings['warning'], 'warning')}"
+    return TorchBackend(handle, target, settings, options)

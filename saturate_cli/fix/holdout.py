@@ -1,0 +1,60 @@
+"""The calibration data of a fix, split into the part it is fitted on and a held-out part, and
+a report measured on one part."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from saturate_cli.errors import CalibrationError
+from saturate_cli.report.model import Report
+
+
+@dataclass
+class Split:
+    """Batches to fit on, batches held out (whole batches, the last ones), and their record."""
+
+    fit: list
+    held: list
+    info: dict  # the calibration record of all the data (CalibrationInfo.to_dict())
+
+    def record(self, held: bool) -> dict:
+        """The calibration record of one part."""
+        part = self.held if held else self.fit
+        out = dict(self.info, batches=len(part),
+                   samples=sum(_rows(b) for b in part))
+        out["notes"] = list(self.info.get("notes", ())) + [
+            f"{'held-out' if held else 'fitting'} part: {len(part)} of "
+            f"{len(self.fit) + len(self.held)} batches"]
+        return out
+
+
+def _rows(batch: dict) -> int:
+    return max((len(v) for v in batch.values() if getattr(v, "ndim", 0)), default=0)
+
+
+def split_batches(inputs, settings, share: float) -> Split:
+    """All the calibration batches (held in memory: fix is for models one can re-run), the
+    last ceil(share * n) of them held out."""
+    from saturate_cli.calibration import make_batches
+
+    batches, info = make_batches(inputs, settings)
+    batches = list(batches)
+    held = math.ceil(share * len(batches)) if share > 0 else 0
+    if held and len(batches) - held < 1:
+        raise CalibrationError(f"--holdout {share:g} leaves no batch to fit on ({len(batches)} "
+                               "batch(es)); lower --batch-size or give more --samples")
+    return Split(batches[:len(batches) - held], batches[len(batches) - held:], info.to_dict())
+
+
+def measure(handle, target: str, settings, batches: list, calibration: dict) -> Report:
+    """The report of the handle on exactly these batches (rule policy applied)."""
+    from saturate_cli.activations import TailBook
+    from saturate_cli.batch_loop import run_batches
+    from saturate_cli.policy import apply_rule_policy
+    from saturate_cli.report.build import build_report
+
+    book = TailBook(settings.tau)
+    stats = run_batches(handle, batches, book, settings.softmax_tau).stats
+    report = build_report(handle, stats, settings, calibration, tuple(handle.notes), book)
+    return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)
