@@ -8,10 +8,10 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from saturate_cli.cli_options import (BatchSizeOpt, CalibrationOpt, DebugOpt, DeviceOpt,
-                                      FactoryArgOpt, InputShapeOpt, OutputOpt, SamplesOpt,
-                                      SeedOpt, TauOpt, TrustPickleOpt)
-from saturate_cli.settings import DEFAULTS
+from saturate_cli.cli_options import (DEFAULTS, BatchSizeOpt, CalibrationOpt, ConfigOpt,
+                                      DebugOpt, DeviceOpt, FactoryArgOpt, InputShapeOpt,
+                                      OutputOpt, QuietOpt, SamplesOpt, SeedOpt, TauOpt,
+                                      TrustPickleOpt, VerboseOpt)
 
 MAX_WORSENING = 0.05  # kept equal to over_time.diff.MAX_WORSENING (checked by a test)
 
@@ -68,3 +68,76 @@ def _diff(before: Path, after: Path, fmt: str, output: Optional[Path], max_worse
     result = diff_files(before, after, max_worsening)
     _write(RENDERERS[fmt](result), output)
     return result.exit_code
+
+
+def trend(
+    ctx: typer.Context,
+    checkpoints: Annotated[List[str], typer.Argument(
+        help="Checkpoints of one model (.onnx, .pt2, TorchScript), one module:factory target "
+             "with several --weights, or a monitor log (.jsonl).", show_default=False)],
+    format: Annotated[TrendFormat, typer.Option("--format", "-f",
+                                                help="Output format.")] = TrendFormat.text,
+    output: OutputOpt = None,
+    checkpoint_weights: Annotated[Optional[List[Path]], typer.Option(
+        "--weights", help="State dicts of the module:factory target, one per checkpoint; "
+                          "repeatable.", dir_okay=False, show_default=False)] = None,
+    sort: Annotated[bool, typer.Option(
+        "--sort", help="Sort the checkpoints naturally (ckpt_2 before ckpt_10) instead of "
+                       "keeping the order given.")] = False,
+    calibration: CalibrationOpt = None,
+    input_shape: InputShapeOpt = None,
+    samples: SamplesOpt = DEFAULTS.samples,
+    batch_size: BatchSizeOpt = DEFAULTS.batch_size,
+    seed: SeedOpt = DEFAULTS.seed,
+    tau: TauOpt = DEFAULTS.tau,
+    device: DeviceOpt = None,
+    trust_pickle: TrustPickleOpt = False,
+    factory_arg: FactoryArgOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """One calibration set through every checkpoint: a series per site, and where saturation
+    drift starts (shift or scale, own layer or inherited) with its remedy. Exit 1 when a site's
+    saturation grew into a finding."""
+    from saturate_cli.cli_guard import guarded
+
+    def body() -> int:
+        from saturate_cli.cli_settings import configure
+
+        return _trend(ctx.params, configure(ctx, verbose), format.value)
+
+    guarded(body, debug)
+
+
+def _trend(params: dict, run, fmt: str) -> int:
+    from saturate_cli.cli_io import say
+    from saturate_cli.cli_settings import settings_from
+    from saturate_cli.over_time.points import LOG_SUFFIXES, read_log
+    from saturate_cli.over_time.trend import trend_of, trend_of_checkpoints
+
+    targets = params["checkpoints"]
+    weights = [str(w) for w in params.get("checkpoint_weights") or ()]
+    if any(t.endswith(LOG_SUFFIXES) for t in targets):
+        if len(targets) != 1 or weights:
+            from saturate_cli.errors import UsageError
+
+            raise UsageError("a monitor log is read alone: `saturate trend runs/sat.jsonl`")
+        result = trend_of(read_log(Path(targets[0])), "log")
+    else:
+        settings = settings_from(params, run)
+        result = trend_of_checkpoints(targets, settings, weights, params["sort"],
+                                      None if params["quiet"] else say)
+    _write(_render(result, fmt), params["output"])
+    return result.exit_code
+
+
+def _render(result, fmt: str) -> str:
+    if fmt == "html":
+        from saturate_cli.render.trend_html import render
+
+        return render(result)
+    from saturate_cli.over_time.trend_text import render_json, render_text
+
+    return (render_json if fmt == "json" else render_text)(result)

@@ -1,0 +1,116 @@
+"""The trend as one offline HTML page: per site, a heat map of its input histogram over the
+checkpoints (value bins x checkpoints, log counts, the saturated tails marked) and the series
+of saturated share and mean gain. Inline SVG (render/svg.py) and CSS, no script. The figures
+come from over_time/ (heatmap.py, drift.py); this module only lays them out."""
+
+from __future__ import annotations
+
+from html import escape
+
+from saturate_cli.over_time.trend import Trend
+from saturate_cli.over_time.trend_text import drift_words
+from saturate_cli.render.html import page
+from saturate_cli.render.svg import Scale, line, polyline, rect, svg, text
+
+EXTRA_CSS = """<style>
+.heat{fill:var(--blue)}.tail-line{stroke:var(--vermillion);stroke-width:1.5;stroke-dasharray:5 3}
+.zero-line{stroke:#000;stroke-opacity:.35;stroke-width:1}
+.share-line{fill:none;stroke:var(--vermillion);stroke-width:2}
+.gain-series{fill:none;stroke:var(--blue);stroke-width:2;stroke-dasharray:6 3}
+.onset{border:2px solid var(--vermillion);padding:6px 10px;margin:.6em 0}
+</style>"""
+W, H, LEFT, BOTTOM, TOP = 420, 220, 58, 34, 8
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3g}"
+
+
+def _columns(labels, x_of) -> str:
+    every = max(1, len(labels) // 8)
+    return "".join(text(x_of(i), H - BOTTOM + 14, str(label)[:14], class_="tick",
+                        text_anchor="middle")
+                   for i, label in enumerate(labels) if i % every == 0 or i == len(labels) - 1)
+
+
+def heat_svg(heat: dict, labels: tuple, name: str) -> str:
+    """Value bins (rows, high values on top) x checkpoints (columns), shade = log10(1 + n)."""
+    rows, cols = len(heat["edges"]) - 1, len(labels)
+    xs = Scale(0, cols, LEFT, W - 4)
+    ys = Scale(0, 1, H - BOTTOM, TOP)
+    step, cell_h = xs(1) - xs(0), (ys(0) - ys(1)) / rows
+    top = heat["log_max"] or 1.0
+    body = []
+    for c, column in enumerate(heat["log_counts"]):
+        for r, v in enumerate(column):
+            if v > 0:
+                tip = (f"{labels[c]}: {heat['counts'][c][r]:.0f} sampled values in "
+                       f"[{heat['edges'][r]:.3g}, {heat['edges'][r + 1]:.3g})")
+                body.append(rect(xs(c), ys((r + 1) / rows), step + 0.3, cell_h + 0.3, tip,
+                                 class_="heat", fill_opacity=f"{0.08 + 0.92 * v / top:.2f}"))
+    for key, label in (("low_at", "low"), ("high_at", "high")):
+        if heat.get(key) is not None:
+            y = ys(heat[key])
+            body.append(line(LEFT, y, W - 4, y, class_="tail-line"))
+            body.append(text(W - 6, y - 2, f"{label} tail {_fmt(heat[label])}",
+                             class_="tail-label", text_anchor="end"))
+    if heat.get("zero_at") is not None:
+        body.append(line(LEFT, ys(heat["zero_at"]), W - 4, ys(heat["zero_at"]),
+                         class_="zero-line"))
+    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
+        edge = heat["edges"][round(frac * rows)]
+        body.append(text(LEFT - 4, ys(frac) + 3, f"{edge:.3g}", class_="tick",
+                         text_anchor="end"))
+    body.append(line(LEFT, H - BOTTOM, W - 4, H - BOTTOM, class_="axis"))
+    body.append(line(LEFT, TOP, LEFT, H - BOTTOM, class_="axis"))
+    body.append(_columns(labels, lambda i: xs(i) + step / 2))
+    body.append(text(LEFT, H - 4, "checkpoint →   shade: log10(1 + count); value axis in "
+                     "asinh scale", class_="caption"))
+    return svg(W, H, "".join(body), f"input histogram of {name} over the checkpoints")
+
+
+def series_svg(series: dict, labels: tuple, name: str) -> str:
+    """Saturated share (solid) and mean gain (dashed) per checkpoint, both on 0..1."""
+    n = len(labels)
+    xs = Scale(0, max(n - 1, 1), LEFT, W - 10)
+    ys = Scale(0, 1, H - BOTTOM, TOP)
+    body = [line(LEFT, H - BOTTOM, W - 10, H - BOTTOM, class_="axis"),
+            line(LEFT, TOP, LEFT, H - BOTTOM, class_="axis")]
+    for v in (0.0, 0.5, 1.0):
+        body.append(text(LEFT - 4, ys(v) + 3, f"{v:g}", class_="tick", text_anchor="end"))
+    for key, cls in (("share", "share-line"), ("mean_gain", "gain-series")):
+        pts = [(xs(i), ys(min(max(v, 0.0), 1.0))) for i, v in enumerate(series[key])
+               if v is not None]
+        if pts:
+            body.append(polyline(pts, class_=cls))
+    body.append(_columns(labels, xs))
+    body.append(text(LEFT, H - 4, "— saturated share   - - mean gain", class_="caption"))
+    return svg(W, H, "".join(body), f"saturated share and mean gain of {name}")
+
+
+def _site_html(series: dict, drift, heat, labels) -> str:
+    words = drift_words(drift)
+    cls = " sev-error" if series["flagged"] and drift.grew else ""
+    share = series["share"]
+    meta = (f"{escape(series['kind'] or '-')} · producer {escape(series['producer'] or '-')} · "
+            f"saturated {_fmt(share[0])} → {_fmt(share[-1])}")
+    pics = (heat_svg(heat, labels, series["site"]) if heat else "<p>no histogram</p>") + \
+        series_svg(series, labels, series["site"])
+    remedy = f"<p>{escape(drift.remedy)}</p>" if drift.remedy else ""
+    return (f'<article class="site{cls}"><h3>{escape(series["site"])}</h3>'
+            f'<p class="meta">{meta}</p>{"<p>" + escape(words) + "</p>" if words else ""}'
+            f'{remedy}{pics}</article>')
+
+
+def render(trend: Trend) -> str:
+    d = trend.onset
+    head = (f'<div class="onset"><b>Drift starts at {escape(d.site)}</b>: '
+            f"{escape(drift_words(d))}. {escape(d.remedy or '')}</div>" if d else
+            "<p>No site's saturation grew into a finding on its own.</p>")
+    notes = "".join(f"<p class=\"meta\">note: {escape(n)}</p>" for n in trend.notes)
+    points = (f"<p>{len(trend.labels)} {'records' if trend.source == 'log' else 'checkpoints'}"
+              f": {escape(str(trend.labels[0]))} → {escape(str(trend.labels[-1]))}</p>")
+    sites = "".join(_site_html(s, dr, trend.heatmaps.get(s["site"]), trend.labels)
+                    for s, dr in zip(trend.series, trend.drift))
+    return page("saturate trend", EXTRA_CSS + points + head + notes +
+                f'<div class="sites">{sites}</div>')
