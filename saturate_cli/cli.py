@@ -197,7 +197,7 @@ def rules(code: Annotated[Optional[str], typer.Argument(help="A rule code, e.g. 
 # Commands in their own modules: (module, function). Each module imports only typer and the
 # option types at import time, so `saturate --help` stays fast.
 COMMANDS = (("saturate_cli.cli_fix", "fix"), ("saturate_cli.cli_over_time", "diff"),
-            ("saturate_cli.cli_over_time", "trend"))
+            ("saturate_cli.cli_over_time", "trend"), ("saturate_cli.cli_show", "show"))
 for _module, _name in COMMANDS:
     app.command()(getattr(importlib.import_module(_module), _name))
 

@@ -22,7 +22,8 @@ _SEPARATORS = "/.:"
 @dataclass(frozen=True)
 class Bar:
     """One histogram bin inside the window: its share of the sampled values and its height
-    (density relative to the tallest bin, 0..1)."""
+    (that share relative to the tallest bin's, 0..1). The report's bins are equal in asinh(x),
+    so they widen away from zero: a height reads as a share of values, not as a density."""
 
     x0: float
     x1: float
@@ -144,7 +145,7 @@ def window(site: SiteReport) -> tuple[float, float]:
 
 
 def histogram_bars(edges: list, counts: list, lo: float, hi: float) -> tuple[tuple, float, float]:
-    """Bins clipped to [lo, hi] with heights as density; shares of the values outside."""
+    """Bins clipped to [lo, hi], heights from their shares; the shares of the values outside."""
     total = float(sum(counts))
     if not counts or total == 0:
         return (), 0.0, 0.0
@@ -152,11 +153,15 @@ def histogram_bars(edges: list, counts: list, lo: float, hi: float) -> tuple[tup
     below = float(c[e[1:] <= lo].sum() / total)
     above = float(c[e[:-1] >= hi].sum() / total)
     inside = (e[1:] > lo) & (e[:-1] < hi) & (c > 0)
-    density = np.where(inside, c / np.maximum(e[1:] - e[:-1], 1e-300), 0.0)
-    top = density.max() or 1.0
+    top = c[inside].max() if inside.any() else 1.0
     bars = tuple(Bar(float(max(e[i], lo)), float(min(e[i + 1], hi)), float(c[i] / total),
-                     float(density[i] / top)) for i in np.nonzero(inside)[0])
+                     float(c[i] / top)) for i in np.nonzero(inside)[0])
     return bars, below, above
+
+
+def _tidy(v: float, span: float) -> float:
+    """0 for a value that is 0 at the picture's resolution (sigmoid(-20) is not 2e-9 on an axis)."""
+    return 0.0 if abs(v) < 1e-4 * (span or 1.0) else v
 
 
 def curve_figure(site: SiteReport, span: Optional[tuple] = None) -> CurveFigure:
@@ -166,7 +171,8 @@ def curve_figure(site: SiteReport, span: Optional[tuple] = None) -> CurveFigure:
     lo, hi = span or window(site)
     xs = np.linspace(lo, hi, CURVE_POINTS)
     ys = kind.f(xs, **params)
-    f_lo, f_hi = float(np.min(ys)), float(np.max(ys))
+    f_lo, f_hi = _tidy(float(np.min(ys)), float(np.ptp(ys))), _tidy(float(np.max(ys)),
+                                                                     float(np.ptp(ys)))
     scaled = (ys - f_lo) / ((f_hi - f_lo) or 1.0)
     bars, below, above = histogram_bars(site.histogram.get("edges", []),
                                         site.histogram.get("counts", []), lo, hi)
