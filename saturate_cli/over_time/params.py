@@ -74,13 +74,14 @@ def read_parameters(target: str, settings, wanted: set, weights: Optional[str] =
     return out
 
 
-def relative_change(now: Tensors, first: Tensors, weight: str, bias: Optional[str]
+def relative_change(now: dict, first: dict, weight: str, bias: Optional[str]
                     ) -> Optional[float]:
-    """||(W, b) - (W0, b0)|| / ||(W0, b0)||; None when the weight is not in both."""
+    """||(W, b) - (W0, b0)|| / ||(W0, b0)||; None when the weight is not in both. numpy
+    arrays or torch tensors alike (the monitor computes it on the parameters' device)."""
     names = [n for n in (weight, bias) if n and n in now and n in first
-             and np.shape(now[n]) == np.shape(first[n])]
+             and tuple(now[n].shape) == tuple(first[n].shape)]
     if weight not in names:
         return None
-    moved = sum(float(np.sum((now[n] - first[n]) ** 2)) for n in names)
-    size = sum(float(np.sum(first[n] ** 2)) for n in names)
+    moved = sum(float(((now[n] - first[n]) ** 2).sum()) for n in names)
+    size = sum(float((first[n] ** 2).sum()) for n in names)
     return math.sqrt(moved / size) if size > 0 else None
