@@ -11,7 +11,7 @@ import numpy as np
 
 from saturate_cli.activations import TailBook
 from saturate_cli.batch_loop import run_batches
-from saturate_cli.calibration import make_batches
+from saturate_cli.calibration import MemoryData, make_batches
 from saturate_cli.calibration.peek import record_peek
 from saturate_cli.errors import ResourceError, SaturateError, UsageError, size_text
 from saturate_cli.model.load import load_model
@@ -56,9 +56,10 @@ def check_targets(target: str, settings: Settings) -> None:
 
 def inspect_handle(handle, target: str, settings: Settings,
                    progress: Optional[ProgressFactory] = None,
-                   batch_given: bool = False) -> Report:
-    """Calibrate, measure and diagnose an already loaded model."""
-    batches, info, notes = _fitting_batches(handle, settings, batch_given)
+                   batch_given: bool = False, data: Optional[MemoryData] = None) -> Report:
+    """Calibrate, measure and diagnose an already loaded model (`data`: calibration held in
+    memory, else the settings' files or synthetic data)."""
+    batches, info, notes = _fitting_batches(handle, settings, batch_given, data)
     book = TailBook(settings.tau)
     stats: dict = {}
     if handle.sites or handle.has_branches:
@@ -76,11 +77,12 @@ def inspect_handle(handle, target: str, settings: Settings,
     return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)
 
 
-def _fitting_batches(handle, settings: Settings, batch_given: bool):
+def _fitting_batches(handle, settings: Settings, batch_given: bool,
+                     data: Optional[MemoryData] = None):
     """The batches, at a batch size whose run fits the memory budget (see onnx/memory.py)."""
     chosen, notes = settings.batch_size, []
     while True:
-        batches, info = make_batches(handle.inputs, settings)
+        batches, info = make_batches(handle.inputs, settings, data)
         first = next(batches, None)
         need = None if first is None else handle.estimate_peak(
             {k: tuple(np.shape(v)) for k, v in first.items()})
@@ -90,6 +92,8 @@ def _fitting_batches(handle, settings: Settings, batch_given: bool):
                 notes.append(f"--batch-size lowered from {chosen} to {settings.batch_size}: "
                              f"batches of {chosen} would need more than the memory budget of "
                              f"{size_text(budget)} (--memory-budget)")
+            if data is not None:
+                data.settle()
             return itertools.chain([] if first is None else [first], batches), info, notes
         del first, batches
         if batch_given or settings.batch_size == 1:

@@ -7,10 +7,11 @@ time, so memory does not grow with the size of the data set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 from saturate_cli.calibration.arrays import rebatch
 from saturate_cli.calibration.images import channel_stats, image_geometry, image_records
+from saturate_cli.calibration.memory import SOURCE as MEMORY, MemoryData
 from saturate_cli.calibration.options import calibration_settings
 from saturate_cli.calibration.source import Batch, CalibrationInfo, counted
 from saturate_cli.calibration.synthetic import parse_shape, role, synthetic_feeds
@@ -19,17 +20,23 @@ from saturate_cli.errors import CalibrationError
 from saturate_cli.types import InputSpec
 from saturate_cli.settings import Settings
 
-__all__ = ["CalibrationInfo", "calibration_settings", "make_batches", "parse_shape"]
+__all__ = ["CalibrationInfo", "MemoryData", "calibration_settings", "make_batches",
+           "parse_shape"]
 
 
-def make_batches(specs: list[InputSpec], settings: Settings) -> tuple[Iterator[Batch],
-                                                                      CalibrationInfo]:
+def make_batches(specs: list[InputSpec], settings: Settings, data: Optional[MemoryData] = None
+                 ) -> tuple[Iterator[Batch], CalibrationInfo]:
     """Batches for the model's inputs, and the record of what they are. The user's data is
     used whole unless --samples caps it; synthetic data has SYNTHETIC_SAMPLES by default."""
     if (settings.samples is not None and settings.samples <= 0) or settings.batch_size <= 0:
         raise CalibrationError("--samples and --batch-size must be positive")
     if not specs:
         raise CalibrationError("the model has no inputs to feed")
+    if data is not None:
+        info = CalibrationInfo(source=MEMORY)
+        batches = rebatch(data.records(len(specs)), specs, settings.samples,
+                          settings.batch_size, info, settings.input_shapes)
+        return counted(batches, info), info
     if settings.calibration:
         return _from_paths(specs, settings)
     info = CalibrationInfo(source=f"synthetic:{settings.synthetic}", seed=settings.seed)

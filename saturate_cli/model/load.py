@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from saturate_cli.budget import refuse_over, zip_unpacked_size
-from saturate_cli.errors import ModelLoadError, UsageError
+from saturate_cli.errors import ModelLoadError, SaturateError, UsageError, first_line
 from saturate_cli.paths import sha256_of
 from saturate_cli.settings import Settings
 from saturate_cli.types import Peek
@@ -27,6 +27,39 @@ def load_model(target: str, settings: Settings, peek: Optional[Peek] = None):
     handle = _load(target, settings, peek)
     handle.sha256 = sha256_of(target)  # of the file as it was read (None for a factory)
     return handle
+
+
+def load_object(obj, settings: Settings, peek: Optional[Peek] = None):
+    """A ModelHandle for a model held in memory (the Python API): an onnx.ModelProto, or a
+    torch nn.Module / ScriptModule / ExportedProgram. Nothing is written to disk."""
+    kind = type(obj).__module__.split(".")[0]
+    label = f"<{type(obj).__name__}>"
+    if kind == "onnx" and type(obj).__name__ == "ModelProto":
+        from saturate_cli.model.onnx.handle import OnnxModel
+
+        try:
+            handle = OnnxModel(Path(label), settings.memory_budget, settings.threads,
+                               _providers(settings), model=obj)
+        except SaturateError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a malformed proto fails anywhere in analysis
+            raise ModelLoadError(f"{label}: not a readable ONNX model: "
+                                 f"{type(exc).__name__}: {first_line(exc)}") from None
+    elif kind == "torch" or _is_torch_module(obj):
+        handle = _torch_loader().load_object(obj, label, settings, peek)
+    else:
+        raise UsageError(f"{label}: not a model (give a path, an onnx.ModelProto, or a torch "
+                         "nn.Module, ScriptModule or ExportedProgram)")
+    handle.sha256 = None
+    return handle
+
+
+def _is_torch_module(obj) -> bool:
+    """A user's nn.Module subclass lives in the user's module, not torch's."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def _load(target: str, settings: Settings, peek: Optional[Peek]):

@@ -146,6 +146,24 @@ class Report:
     def findings(self) -> list[FindingReport]:
         return [f for s in self.sites for f in s.findings] + list(self.model_findings)
 
+    def site(self, name: str) -> SiteReport:
+        """The site of this name (KeyError naming the closest ones when there is none)."""
+        for s in self.sites:
+            if s.name == name:
+                return s
+        import difflib
+
+        close = difflib.get_close_matches(name, [s.name for s in self.sites], n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else \
+            f"; the report has {plural(len(self.sites), 'site')}"
+        raise KeyError(f"no site '{name}'{hint}")
+
+    def to_json(self, indent: Optional[int] = 2) -> str:
+        """The --format json document of this report alone."""
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent)
+
     def counts(self) -> dict:
         out = {"error": 0, "warning": 0, "info": 0}
         for f in self.findings:

@@ -273,8 +273,17 @@ def load_exported(path: Path, settings, device: str) -> TorchModel:
     """A TorchModel for a torch.export archive."""
     try:
         ep = torch.export.load(str(path))
-        gm = ep.module().to(device)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad archives
         raise ModelLoadError(f"{path}: torch.export.load cannot read it: {first_line(exc)}"
                              ) from None
-    return TorchModel(str(path), "torch.export", ExportRunner(gm), export_specs(ep), device)
+    return exported_handle(str(path), ep, device)
+
+
+def exported_handle(label: str, ep, device: str) -> TorchModel:
+    """A TorchModel for an ExportedProgram in memory."""
+    try:
+        gm = ep.module().to(device)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"{label}: cannot run the exported program: {first_line(exc)}"
+                             ) from None
+    return TorchModel(label, "torch.export", ExportRunner(gm), export_specs(ep), device)

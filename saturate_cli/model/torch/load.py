@@ -167,3 +167,21 @@ def load_file(path, settings, peek: Optional[Peek] = None) -> TorchModel:
                              f"--weights {path}")
     hint = "" if settings.trust_pickle else f" ({TRUST_HINT})"
     raise ModelLoadError(f"{path}: holds a {type(obj).__name__}, not a model{hint}")
+
+
+def load_object(obj, label: str, settings, peek: Optional[Peek] = None) -> TorchModel:
+    """A TorchModel for a model object in memory: an nn.Module (eager), a ScriptModule or an
+    ExportedProgram. The caller restores the module's train/eval mode afterwards."""
+    device = _device(settings)
+    if isinstance(obj, torch.jit.ScriptModule):
+        from saturate_cli.model.torch.script import script_handle
+
+        return script_handle(label, obj.eval(), settings, device, peek)
+    if isinstance(obj, torch.export.ExportedProgram):
+        from saturate_cli.model.torch.export import exported_handle
+
+        return exported_handle(label, obj, device)
+    if isinstance(obj, torch.nn.Module):
+        return _eager(label, "pytorch", obj, settings, device, peek)
+    raise UsageError(f"{label}: a {type(obj).__name__} is not a model (give a path, an "
+                     "onnx.ModelProto, an nn.Module, a ScriptModule or an ExportedProgram)")

@@ -103,5 +103,11 @@ def load_script(path: Path, settings, device: str, peek: Optional[Peek] = None) 
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{path}: torch.jit.load cannot read it: {first_line(exc)}"
                              ) from None
-    specs = script_specs(str(path), module, settings, peek)
-    return TorchModel(str(path), "torchscript", ScriptRunner(module), specs, device)
+    return script_handle(str(path), module, settings, device, peek)
+
+
+def script_handle(label: str, module, settings, device: str, peek: Optional[Peek] = None
+                  ) -> TorchModel:
+    """A TorchModel for a loaded ScriptModule."""
+    specs = script_specs(label, module, settings, peek)
+    return TorchModel(label, "torchscript", ScriptRunner(module), specs, device)
