@@ -86,7 +86,7 @@ def _share_word(fig: SiteFigure) -> str:
     return f"{fig.saturated:.1%} {what}"
 
 
-def site_panel(fig: SiteFigure) -> str:
+def site_panel(fig: SiteFigure, anchor: str) -> str:
     """One site: its heading, the pictures, its findings."""
     s = fig.site
     gain = s.saturation.get("mean_gain")
@@ -103,12 +103,8 @@ def site_panel(fig: SiteFigure) -> str:
         pictures += strip_svg(fig.strip, s.name)
     if not pictures:
         pictures = "<p class=\"meta\">No values reached this site.</p>"
-    return (f'<article class="site {SEVERITY_CLASS[s.worst]}" id="{_e(_anchor(fig))}" '
+    return (f'<article class="site {SEVERITY_CLASS[s.worst]}" id="{_e(anchor)}" '
             f'title="{_e(s.name)}">{head}{pictures}{_finding_html(fig)}</article>')
-
-
-def _anchor(fig: SiteFigure) -> str:
-    return f"site-{fig.index}"
 
 
 def _model_findings(report: Report) -> str:
@@ -127,7 +123,7 @@ def model_section(report: Report, number: int) -> str:
     profile = (f"<h3>Depth profile</h3>{depth_svg(depth_rows(report))}" if report.sites else "")
     common = f'<p class="meta">site names below drop their shared prefix <code>{_e(prefix)}</code></p>' \
         if len(prefix) > 1 else ""
-    panels = "".join(site_panel(f) for f in figures)
+    panels = "".join(site_panel(f, f"m{number}-site-{f.index}") for f in figures)
     return (f'<section class="model" id="model-{number}"><h2>{_e(report.model["path"])}</h2>'
             f"{summary_html(report)}{profile}{_model_findings(report)}"
             + (f"<h3>Sites</h3>{common}<div class=\"sites\">{panels}</div>" if panels else "")

@@ -6,7 +6,7 @@ from html import escape
 
 from saturate_cli.render.html import site_panel, summary_html
 from saturate_cli.render.html_figures import curve_svg, rows_svg
-from saturate_cli.report.figures import compared_sites
+from saturate_cli.report.figures import compared_sites, site_figures
 from saturate_cli.report.model import Report
 
 
@@ -32,14 +32,9 @@ def comparison_body(before: Report, after: Report) -> str:
             f"<div><h3>After</h3>{summary_html(after)}</div></div>"
             f"<h2>Changed sites ({len(pairs)})</h2>{unchanged}{rows}"
             f"<h2>After the fix, every site</h2><div class=\"sites\">"
-            + "".join(site_panel(f) for f in _after_panels(after)) + "</div>")
+            + "".join(site_panel(f, f"after-site-{f.index}") for f in site_figures(after)) + "</div>")
 
 
 def _share(fig) -> str:
     return "no data" if fig.saturated is None else f"{fig.saturated:.1%} saturated"
 
-
-def _after_panels(after: Report):
-    from saturate_cli.report.figures import site_figures
-
-    return site_figures(after)

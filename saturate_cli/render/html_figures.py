@@ -6,7 +6,7 @@ import math
 from typing import Optional
 
 from saturate_cli.render import percent
-from saturate_cli.render.svg import Scale, line, polyline, rect, svg, text
+from saturate_cli.render.svg import Scale, columns, line, polyline, rect, svg, text
 from saturate_cli.report.figures import CurveFigure, DepthRow, RowsFigure, UnitStrip
 
 W, H = 420, 190
@@ -14,7 +14,7 @@ LEFT, RIGHT, TOP, BOTTOM = 34, 412, 20, 160  # the plot area of a site picture
 SEVERITY_CLASS = {"error": "sev-error", "warning": "sev-warning", "info": "sev-info", None: "sev-ok"}
 
 # one <defs> for the whole page: the hatch the tails are shaded with (prints in black and white)
-DEFS = ('<svg xmlns="http://www.w3.org/2000/svg" width="0" height="0" class="defs" aria-hidden="true">'
+DEFS = ('<svg width="0" height="0" class="defs" aria-hidden="true">'
         '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="6" height="6" class="hatch-bg"/>'
         '<line x1="0" y1="0" x2="0" y2="6" class="hatch-line"/></pattern></defs></svg>')
@@ -32,7 +32,7 @@ def _axis(xs: Scale, fig: CurveFigure) -> str:
     for v, anchor in ticks.items():
         out.append(text(xs(v), BOTTOM + 14, _g(v), class_="tick", text_anchor=anchor))
     for v in marks:
-        if min(abs(xs(v) - xs(e)) for e in ticks) > 22:
+        if min(abs(xs(v) - xs(e)) for e in ticks) > 40:  # clear of the end labels
             out.append(line(xs(v), BOTTOM, xs(v), BOTTOM + 4, class_="axis"))
             out.append(text(xs(v), BOTTOM + 14, _g(v), class_="tick", text_anchor="middle"))
     return "".join(out)
@@ -44,8 +44,8 @@ def _tails(xs: Scale, fig: CurveFigure) -> str:
         a, b = sorted((xs(t.edge), xs(t.threshold)))
         label = (f"{percent(t.share)} ≤ {_g(t.threshold)}" if t.side == "low"
                  else f"{percent(t.share)} ≥ {_g(t.threshold)}")
-        out.append(rect(a, TOP, b - a, BOTTOM - TOP, f"saturated {t.side} tail: {label}",
-                        class_=f"tail tail-{t.side}", data_threshold=repr(t.threshold)))
+        out.append(rect(a, TOP, b - a, BOTTOM - TOP, class_=f"tail tail-{t.side}",
+                        data_threshold=repr(t.threshold)))
         at, anchor = (b - 3, "end") if t.side == "low" else (a + 3, "start")
         if (b - a) < 60:  # a narrow tail: the label goes on the sweet side of its edge
             at, anchor = (b + 3, "start") if t.side == "low" else (a - 3, "end")
@@ -63,9 +63,8 @@ def curve_svg(fig: CurveFigure, name: str) -> str:
             text(min(max((s0 + s1) / 2, LEFT + 30), RIGHT - 30), TOP - 4, "sweet range",
                  class_="sweet-label", text_anchor="middle"),
             _tails(xs, fig)]
-    body += [rect(xs(b.x0), bar_top(b.height), xs(b.x1) - xs(b.x0), BOTTOM - bar_top(b.height),
-                  f"[{_g(b.x0)}, {_g(b.x1)}): {percent(b.share)} of the values", class_="bar")
-             for b in fig.bars]
+    body.append(columns([(xs(b.x0), xs(b.x1), bar_top(b.height)) for b in fig.bars], BOTTOM,
+                        class_="bar"))
     body.append(polyline([(xs(x), ys(y)) for x, y in fig.curve], class_="curve"))
     body.append(_axis(xs, fig))
     body.append(text(LEFT - 3, TOP + 4, _g(fig.f_hi), class_="tick", text_anchor="end"))
@@ -90,9 +89,8 @@ def rows_svg(fig: RowsFigure, name: str) -> str:
     if fig.bars:
         top = Scale(0.0, 1.0, BOTTOM, TOP + 22)
         body = [rect(cut, TOP, RIGHT - cut, BOTTOM - TOP, class_="tail tail-high")]
-        body += [rect(xs(b.x0), top(b.height), xs(b.x1) - xs(b.x0), BOTTOM - top(b.height),
-                      f"max probability [{_g(b.x0)}, {_g(b.x1)}): {percent(b.share)} of rows",
-                      class_="bar") for b in fig.bars]
+        body.append(columns([(xs(b.x0), xs(b.x1), top(b.height)) for b in fig.bars], BOTTOM,
+                            class_="bar"))
         body += [line(cut, TOP, cut, BOTTOM, class_="collapse-line"),
                  text(cut - 3, TOP + 12, f"collapse {_g(fig.collapse_at)}", class_="tail-label",
                       text_anchor="end"),

@@ -52,9 +52,17 @@ def group(body: str, tip: str = "", **kw) -> str:
 
 
 def svg(width: int, height: int, body: str, label: str, **kw) -> str:
-    """A scalable picture (fills its box, keeps its aspect) with an accessible name."""
-    return (f'<svg xmlns="http://www.w3.org/2000/svg"{attrs(viewBox=f"0 0 {width} {height}", role="img", aria_label=label, **kw)}>'
-            f"{title(label)}{body}</svg>")
+    """A scalable picture (fills its box, keeps its aspect) with an accessible name. Inline SVG
+    in HTML needs no namespace declaration."""
+    return (f"<svg{attrs(viewBox=f'0 0 {width} {height}', role='img', aria_label=label, **kw)}>"
+            f"{body}</svg>")
+
+
+def columns(boxes, bottom: float, **kw) -> str:
+    """Bars standing on `bottom` as one path: boxes are (x0, x1, top) in pixels."""
+    d = "".join(f"M{num(x0)} {num(bottom)}V{num(top)}H{num(x1)}V{num(bottom)}Z"
+                for x0, x1, top in boxes)
+    return f"<path{attrs(d=d, **kw)}/>" if d else ""
 
 
 @dataclass(frozen=True)

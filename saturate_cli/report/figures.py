@@ -159,6 +159,22 @@ def histogram_bars(edges: list, counts: list, lo: float, hi: float) -> tuple[tup
     return bars, below, above
 
 
+def _bends(y: np.ndarray, tolerance: float = 0.003) -> np.ndarray:
+    """Indices of the points a polyline needs: each chord stays within `tolerance` (of the
+    plot's height) of the points it skips, so straight and flat stretches cost no points."""
+    keep, i, n = [0], 0, len(y)
+    while i < n - 1:
+        j = i + 2
+        while j < n:
+            chord = np.linspace(y[i], y[j], j - i + 1)
+            if np.abs(chord - y[i:j + 1]).max() > tolerance:
+                break
+            j += 1
+        i = j - 1
+        keep.append(i)
+    return np.asarray(keep)
+
+
 def _tidy(v: float, span: float) -> float:
     """0 for a value that is 0 at the picture's resolution (sigmoid(-20) is not 2e-9 on an axis)."""
     return 0.0 if abs(v) < 1e-4 * (span or 1.0) else v
@@ -184,7 +200,9 @@ def curve_figure(site: SiteReport, span: Optional[tuple] = None) -> CurveFigure:
         tails.append(Tail("high", sat["high"], hi, sat.get("fraction_high", 0.0)))
     sweet = (max(lo, sat["low"]) if sat.get("low") is not None else lo,
              min(hi, sat["high"]) if sat.get("high") is not None else hi)
-    return CurveFigure(lo, hi, tuple(zip(xs.tolist(), scaled.tolist())), f_lo, f_hi, bars,
+    keep = _bends(scaled)
+    return CurveFigure(lo, hi, tuple(zip(xs[keep].tolist(), scaled[keep].tolist())), f_lo, f_hi,
+                       bars,
                        tuple(tails), sweet, below, above)
 
 
