@@ -98,7 +98,7 @@ def _fix(params: dict, run, given: set) -> int:
 
     result = run_fix(backend, settings, options, step)
     written = None
-    if not params["dry_run"] and result.plan:
+    if not params["dry_run"]:
         write_atomic(destination, backend.payload(destination))
         written = str(destination)
     if params["report"] is not None and not params["dry_run"]:

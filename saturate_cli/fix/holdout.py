@@ -40,11 +40,28 @@ def split_batches(inputs, settings, share: float) -> Split:
 
     batches, info = make_batches(inputs, settings)
     batches = list(batches)
+    if not batches:
+        raise CalibrationError("no calibration data")
+    if len(batches) == 1 and share > 0:  # one batch: its rows are split instead
+        return Split(*_split_rows(batches[0], share), info.to_dict())
     held = math.ceil(share * len(batches)) if share > 0 else 0
-    if held and len(batches) - held < 1:
-        raise CalibrationError(f"--holdout {share:g} leaves no batch to fit on ({len(batches)} "
-                               "batch(es)); lower --batch-size or give more --samples")
     return Split(batches[:len(batches) - held], batches[len(batches) - held:], info.to_dict())
+
+
+def _split_rows(batch: dict, share: float) -> tuple[list, list]:
+    """([first rows], [last rows]) of one batch; inputs without the batch's rows (fixed
+    inputs) go to both. A one-row batch is not split: nothing is held out."""
+    rows = _rows(batch)
+    held = min(rows - 1, math.ceil(share * rows))
+    if held < 1:
+        return [batch], []
+    cut = rows - held
+
+    def part(lo, hi):
+        return {k: v[lo:hi] if getattr(v, "ndim", 0) and len(v) == rows else v
+                for k, v in batch.items()}
+
+    return [part(0, cut)], [part(cut, rows)]
 
 
 def measure(handle, target: str, settings, batches: list, calibration: dict) -> Report:

@@ -33,6 +33,7 @@ class FixRun:
     sites_held: list = field(default_factory=list)  # the same on the held-out data
     renamed_to: list = field(default_factory=list)  # new names of sites a change renamed
     left: list = field(default_factory=list)  # targeted (site, code) findings still flagged
+    untreated: list = field(default_factory=list)  # error findings left that no remedy took
     preserving: bool = False  # a function-preserving remedy was applied
     within_tolerance: bool = True
     tolerance: float = 0.0
@@ -40,7 +41,8 @@ class FixRun:
     @property
     def ok(self) -> bool:
         """Targeted findings gone and, for preserving remedies, the outputs unchanged."""
-        return not self.left and (not self.preserving or self.within_tolerance)
+        return not self.left and not self.untreated and (
+            not self.preserving or self.within_tolerance)
 
 
 def run_fix(backend, settings, options: FixOptions,
@@ -84,5 +86,10 @@ def run_fix(backend, settings, options: FixOptions,
     if held is not None:
         run.sites_held = site_changes(held, run.after_held, changed_sites, backend.renamed)
     run.renamed_to = list(backend.renamed.values())
+    kept = {backend.renamed.get(c["site"], c["site"]) for c in run.plan
+            if c.get("mode") == "preserve"}  # a preserving norm keeps its findings by design
+    run.untreated = sorted((s.name, f.code) for s in run.after.sites if s.name not in kept
+                           for f in s.findings if f.severity == "error"
+                           and (s.name, f.code) not in set(run.left))
     run.left = targets_gone(run.before, run.after, goals, backend.renamed)
     return run

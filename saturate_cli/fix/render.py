@@ -69,6 +69,7 @@ def print_run(summary: dict) -> None:
                    f"{_figure(dev['max_rel'])}")
     verdict = "ok" if summary["ok"] else "not ok"
     why = [f"{t['site']} {t['code']} still flagged" for t in summary["targeted_left"]]
+    why += [f"{t['site']} {t['code']} left untreated" for t in summary["untreated"]]
     if summary["preserving"] and not summary["within_tolerance"]:
         why.append(f"outputs moved beyond {summary['tolerance']:g}")
     target = summary["fixed_model"] or ("nothing written" if summary["dry_run"] else

@@ -41,7 +41,9 @@ def op_of(gm: torch.fx.GraphModule, node: torch.fx.Node) -> str:
         return "activation" if sub.__module__.startswith("torch.nn.modules.activation") or \
             "Pool" in cls else cls
     if node.op in ("call_function", "call_method"):
-        return _base(getattr(node.target, "__name__", None) or str(node.target))
+        text = str(node.target)
+        return _base(text if text.startswith("aten.") else
+                     getattr(node.target, "__name__", None) or text)
     return node.op
 
 
