@@ -31,8 +31,10 @@ def _axis(xs: Scale, fig: CurveFigure) -> str:
     out = [line(LEFT, BOTTOM, RIGHT, BOTTOM, class_="axis")]
     for v, anchor in ticks.items():
         out.append(text(xs(v), BOTTOM + 14, _g(v), class_="tick", text_anchor=anchor))
+    placed = [LEFT + 12, RIGHT - 12]  # the centres of the end labels
     for v in marks:
-        if min(abs(xs(v) - xs(e)) for e in ticks) > 40:  # clear of the end labels
+        if min(abs(xs(v) - p) for p in placed) > 30:  # labels never overlap
+            placed.append(xs(v))
             out.append(line(xs(v), BOTTOM, xs(v), BOTTOM + 4, class_="axis"))
             out.append(text(xs(v), BOTTOM + 14, _g(v), class_="tick", text_anchor="middle"))
     return "".join(out)
