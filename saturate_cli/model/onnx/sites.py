@@ -9,19 +9,14 @@ from typing import Optional
 import numpy as np
 import onnx
 
+from saturate_cli.activations import get_kind
+from saturate_cli.activations.registry import kind_of_bounds, onnx_op_kinds
 from saturate_cli.types import NotCovered
 from saturate_cli.model.onnx.graph import GraphView, attr
 from saturate_cli.model.onnx.names import ScopedNames
 from saturate_cli.model.onnx.patterns import find_patterns
 
-# op type -> registry kind, for plain activation nodes
-OP_KINDS = {
-    "Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu", "LeakyRelu": "leaky_relu",
-    "PRelu": "prelu", "Elu": "elu", "Selu": "selu", "Celu": "celu", "Gelu": "gelu",
-    "HardSigmoid": "hardsigmoid", "HardSwish": "hardswish", "Softplus": "softplus",
-    "Softsign": "softsign", "Mish": "mish", "Clip": "clip", "Softmax": "softmax",
-    "LogSoftmax": "log_softmax", "ThresholdedRelu": "thresholded_relu", "Swish": "silu",
-}
+OP_KINDS = onnx_op_kinds()  # op type -> registry kind, for plain activation nodes
 FUSED_ELSEWHERE = {
     "LSTM": "gate activations are fused inside the recurrent kernel",
     "GRU": "gate activations are fused inside the recurrent kernel",
@@ -60,24 +55,15 @@ def _params(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict, tuple]:
 
 
 def _static_params(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict]:
+    """Kind and parameters from the node's attributes (defaults: the registry's ONNX form)."""
     op = node.op_type
-    kind = OP_KINDS[op]
-    if op == "LeakyRelu":
-        return kind, {"alpha": float(attr(node, "alpha", 0.01))}
-    if op in ("Elu", "Celu"):
-        return kind, {"alpha": float(attr(node, "alpha", 1.0))}
-    if op == "Selu":
-        return kind, {"alpha": float(attr(node, "alpha", 1.67326319217681884765625)),
-                      "gamma": float(attr(node, "gamma", 1.05070102214813232421875))}
-    if op == "HardSigmoid":
-        return kind, {"alpha": float(attr(node, "alpha", 0.2)), "beta": float(attr(node, "beta", 0.5))}
-    if op == "Gelu":
-        return ("gelu_tanh" if attr(node, "approximate", "none") == "tanh" else "gelu"), {}
-    if op in ("ThresholdedRelu", "Swish"):
-        return kind, {"alpha": float(attr(node, "alpha", 1.0))}
-    if op in ("Softmax", "LogSoftmax"):
-        return kind, {"axis": int(attr(node, "axis", -1 if g.opset >= 13 else 1))}
-    return kind, {}
+    kind = get_kind(OP_KINDS[op])
+    if op == "Gelu" and attr(node, "approximate", "none") == "tanh":
+        return "gelu_tanh", {}
+    if op in ("Softmax", "LogSoftmax"):  # the default axis changed with opset 13
+        return kind.name, {"axis": int(attr(node, "axis", -1 if g.opset >= 13 else 1))}
+    return kind.name, {param: float(attr(node, name, default))
+                       for param, name, default in kind.onnx.attrs}
 
 
 def _prelu(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict, tuple]:
@@ -109,13 +95,7 @@ def _clip_kind(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict, tuple]:
 
 
 def _clip_of(lo: float, hi: float) -> tuple[str, dict]:
-    if lo == 0.0 and hi == math.inf:
-        return "relu", {}
-    if (lo, hi) == (0.0, 6.0):
-        return "relu6", {"min": lo, "max": hi}
-    if (lo, hi) == (-1.0, 1.0):
-        return "hardtanh", {"min": lo, "max": hi}
-    return "clip", {"min": lo, "max": hi}
+    return kind_of_bounds(lo, hi)
 
 
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,

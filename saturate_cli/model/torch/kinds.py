@@ -8,25 +8,18 @@ up by their function name, with leading/trailing underscores removed (`relu_` ->
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Optional
+
+from saturate_cli.activations.registry import KINDS, kind_of_bounds, torch_module_kinds
 
 Params = dict
 Extractor = Callable[[tuple, dict], tuple[str, Params]]
 
-# activation module classes (torch.nn.modules.activation) -> kind with default parameters
-MODULE_KINDS = {
-    "Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu", "ReLU6": "relu6", "ELU": "elu",
-    "SELU": "selu", "CELU": "celu", "GELU": "gelu", "SiLU": "silu", "Mish": "mish",
-    "Hardswish": "hardswish", "Hardsigmoid": "hardsigmoid", "Hardtanh": "hardtanh",
-    "LeakyReLU": "leaky_relu", "PReLU": "prelu", "Softplus": "softplus", "Softsign": "softsign",
-    "Softmax": "softmax", "LogSoftmax": "log_softmax",
-}
+MODULE_KINDS = torch_module_kinds()  # activation module class name -> kind
 RECURRENT = ("LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell")
 FUSED_ATTENTION = ("scaled_dot_product_attention", "scaled_dot_product_flash_attention",
                    "scaled_dot_product_flash_attention_for_cpu",
                    "scaled_dot_product_efficient_attention")
-_HARDSIGMOID = {"alpha": 1.0 / 6.0, "beta": 0.5}
 
 
 def _arg(args: tuple, kwargs: dict, index: int, names: tuple[str, ...], default: Any) -> Any:
@@ -39,8 +32,17 @@ def _arg(args: tuple, kwargs: dict, index: int, names: tuple[str, ...], default:
     return default
 
 
-def _plain(kind: str) -> Extractor:
-    return lambda args, kwargs: (kind, {})
+def _generic(kind) -> Extractor:
+    """Parameters from the registry's torch form: arguments (keyword, else position 1) with
+    torch's defaults, and the parameters the function fixes."""
+    form = kind.torch
+
+    def extract(args, kwargs):
+        params = dict(form.fixed)
+        for param, names, default in form.args:
+            params[param] = float(_arg(args, kwargs, 1, names, default))
+        return kind.name, params
+    return extract
 
 
 def _gelu(args, kwargs):
@@ -60,20 +62,10 @@ def _elu(args, kwargs):
     return "elu", {"alpha": alpha}
 
 
-def _scalar(kind: str, param: str, names: tuple[str, ...], default: float) -> Extractor:
-    return lambda args, kwargs: (kind, {param: float(_arg(args, kwargs, 1, names, default))})
-
-
 def _hardtanh(args, kwargs):
     lo = float(_arg(args, kwargs, 1, ("min_val", "min"), -1.0))
     hi = float(_arg(args, kwargs, 2, ("max_val", "max"), 1.0))
-    if (lo, hi) == (0.0, 6.0):
-        return "relu6", {"min": lo, "max": hi}
-    if (lo, hi) == (-1.0, 1.0):
-        return "hardtanh", {"min": lo, "max": hi}
-    if lo == 0.0 and hi == math.inf:
-        return "relu", {}
-    return "clip", {"min": lo, "max": hi}
+    return kind_of_bounds(lo, hi)
 
 
 def _prelu(args, kwargs):
@@ -93,21 +85,18 @@ def _softmax(kind: str) -> Extractor:
     return extract
 
 
-CALLS: dict[str, Extractor] = {
-    **{name: _plain(name) for name in ("sigmoid", "tanh", "relu", "silu", "mish", "hardswish",
-                                       "softsign", "selu")},
-    "relu6": lambda args, kwargs: ("relu6", {"min": 0.0, "max": 6.0}),
+_SPECIAL: dict[str, Extractor] = {  # calls whose parameters need more than the table
     "gelu": _gelu,
     "elu": _elu,
-    "celu": _scalar("celu", "alpha", ("alpha",), 1.0),
-    "leaky_relu": _scalar("leaky_relu", "alpha", ("negative_slope",), 0.01),
-    "softplus": _scalar("softplus", "beta", ("beta",), 1.0),
     "hardtanh": _hardtanh,
-    "hardsigmoid": lambda args, kwargs: ("hardsigmoid", dict(_HARDSIGMOID)),
     "prelu": _prelu,
     "prelu_kernel": _prelu,
     "softmax": _softmax("softmax"),
     "log_softmax": _softmax("log_softmax"),
+}
+CALLS: dict[str, Extractor] = {
+    call: _SPECIAL.get(call) or _generic(kind)
+    for kind in KINDS.values() if kind.torch for call in kind.torch.calls
 }
 
 
