@@ -7,12 +7,33 @@ from typing import Annotated, Optional
 
 import typer
 
-from saturate_cli.cli_options import (
-    DEFAULTS, BatchSizeOpt, CalibrationOpt, ConfigOpt, DebugOpt, DeviceOpt, FactoryArgOpt,
-    Format, FormatOpt, IgnoreOpt, InputShapeOpt, MemoryBudgetOpt, QuietOpt, SamplesOpt, SeedOpt,
-    SelectOpt, SoftmaxTauOpt, Synthetic, SyntheticOpt, TauOpt, ThreadsOpt, TrustPickleOpt,
-    VerboseOpt, WeightsOpt)
 from saturate_cli.cli_guard import guarded
+from saturate_cli.cli_options import (
+    DEFAULTS,
+    BatchSizeOpt,
+    CalibrationOpt,
+    ConfigOpt,
+    DebugOpt,
+    DeviceOpt,
+    FactoryArgOpt,
+    Format,
+    FormatOpt,
+    IgnoreOpt,
+    InputShapeOpt,
+    MemoryBudgetOpt,
+    QuietOpt,
+    SamplesOpt,
+    SeedOpt,
+    SelectOpt,
+    SoftmaxTauOpt,
+    Synthetic,
+    SyntheticOpt,
+    TauOpt,
+    ThreadsOpt,
+    TrustPickleOpt,
+    VerboseOpt,
+    WeightsOpt,
+)
 
 
 def fix(
@@ -82,10 +103,10 @@ def fix(
 
 
 def _fix(params: dict, run, given: set) -> int:
-    from saturate_cli.fix.render import print_run, write_json
-    from saturate_cli.fix.summary import summary_of
     from saturate_cli.cli_io import say, write_atomic
     from saturate_cli.cli_settings import settings_from
+    from saturate_cli.fix.render import print_run, write_json
+    from saturate_cli.fix.summary import summary_of
 
     fmt = _format(params, run, given)
     options = _options(params)

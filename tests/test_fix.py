@@ -7,9 +7,8 @@ import json
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
-
 from conftest import SAMPLES, run_cli
+from onnx import TensorProto, helper, numpy_helper
 
 
 def _counts(report: dict) -> dict:

@@ -23,9 +23,10 @@ class Split:
         part = self.held if held else self.fit
         out = dict(self.info, batches=len(part),
                    samples=sum(_rows(b) for b in part))
-        out["notes"] = list(self.info.get("notes", ())) + [
-            f"{'held-out' if held else 'fitting'} part: {len(part)} of "
-            f"{len(self.fit) + len(self.held)} batches"]
+        what = "held-out" if held else "fitting"
+        total = len(self.fit) + len(self.held)
+        out["notes"] = [*self.info.get("notes", ()), f"{what} part: {len(part)} of {total} "
+                                                     "batches"]
         return out
 
 

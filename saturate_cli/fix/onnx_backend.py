@@ -9,13 +9,12 @@ from typing import Union
 import numpy as np
 import onnx
 
-from saturate_cli.activations import get_kind
 from saturate_cli.fix.holdout import measure
 from saturate_cli.fix.onnx_edit import apply_suggestion, drop_unused
 from saturate_cli.fix.onnx_norm import insert_norm
 from saturate_cli.fix.onnx_recycle import recycle
 from saturate_cli.fix.options import NORM_REMEDIES, FixOptions
-from saturate_cli.fix.plan import tensors_of
+from saturate_cli.fix.plan import init_std, tensors_of
 from saturate_cli.fix.unit_moments import unit_moments
 from saturate_cli.model.onnx.handle import OnnxModel
 from saturate_cli.report.model import Report, SiteReport
@@ -25,14 +24,6 @@ def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
     out = onnx.ModelProto()
     out.CopyFrom(model)
     return out
-
-
-def init_std(site: SiteReport) -> float:
-    """The std a recycled unit's incoming weights are drawn with: He or Xavier, as the kind
-    wants (with its gain)."""
-    producer = site.producer or {}
-    scheme = get_kind(site.kind).init
-    return float(producer.get("he_std" if scheme == "he" else "xavier_std") or 0.0)
 
 
 class OnnxBackend:

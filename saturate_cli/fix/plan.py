@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from saturate_cli.activations import get_kind
 from saturate_cli.fix.options import NORM_REMEDIES, PARAMETER_REMEDIES, FixOptions
 from saturate_cli.report.model import Report, SiteReport
 
@@ -42,7 +43,7 @@ def remedies_for(site: SiteReport, options: FixOptions) -> list[dict]:
     candidates = [(c, r) for c, r in candidates if r]
     if not candidates:
         return []
-    code, best = max(candidates, key=lambda c: len(c[1]))  # rescale-then-shift answers both
+    _, best = max(candidates, key=lambda c: len(c[1]))  # rescale-then-shift answers both
     codes = sorted({c for c, _ in candidates})
     return [dict(t, codes=codes) for t in best]
 
@@ -86,3 +87,11 @@ def numbers_of(tip: dict) -> dict:
     keys = ("factor", "amount", "units", "amounts", "current_std", "recommended_std",
             "after_factor", "channels", "layer")
     return {k: tip[k] for k in keys if tip.get(k) is not None}
+
+
+def init_std(site: SiteReport) -> float:
+    """The std a recycled unit's incoming weights are drawn with: He or Xavier (with the
+    kind's gain), as the kind wants."""
+    producer = site.producer or {}
+    scheme = get_kind(site.kind).init
+    return float(producer.get("he_std" if scheme == "he" else "xavier_std") or 0.0)

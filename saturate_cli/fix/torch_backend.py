@@ -12,9 +12,8 @@ import torch
 
 from saturate_cli.fix import recycle_math, torch_graph, torch_norm, torch_params
 from saturate_cli.fix.holdout import measure
-from saturate_cli.fix.onnx_backend import init_std
 from saturate_cli.fix.options import NORM_REMEDIES, FixOptions
-from saturate_cli.fix.plan import tensors_of
+from saturate_cli.fix.plan import init_std, tensors_of
 from saturate_cli.fix.unit_moments import unit_moments
 from saturate_cli.report.model import Report, SiteReport
 

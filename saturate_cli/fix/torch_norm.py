@@ -54,7 +54,7 @@ def activation_module(module: torch.nn.Module, site_name: str, fmt: str, tip: di
 def build_norm(tip: dict, mode: str, moments: UnitMoments) -> torch.nn.Module:
     """The norm for the site: BatchNorm with the calibration statistics (normalize: gamma 1,
     beta 0; preserve: gamma sqrt(var + eps), beta mean, an identity) or a fresh LayerNorm."""
-    cls, size = _norm_class(tip)
+    cls, _ = _norm_class(tip)
     units = int(moments.mean.shape[0])
     if cls == "LayerNorm":
         return torch.nn.LayerNorm(units, eps=BN_EPSILON).eval()
