@@ -102,7 +102,8 @@ class SiteFigure:
 
 
 def shared_prefix(names: list[str]) -> str:
-    """The leading part all names share, cut after a separator ('/', '.', ':'); '' for one."""
+    """The leading part all names share, cut after a separator ('/', '.', ':'); '' for one name
+    or when only a lone separator is shared."""
     if len(names) < 2:
         return ""
     common = names[0]
@@ -111,7 +112,8 @@ def shared_prefix(names: list[str]) -> str:
             common = common[:-1]
     cut = max(common.rfind(c) for c in _SEPARATORS) + 1
     prefix = common[:cut]
-    return prefix if all(len(n) > len(prefix) for n in names) else ""
+    keep = len(prefix) > 1 and all(len(n) > len(prefix) for n in names)  # not just a "/"
+    return prefix if keep else ""
 
 
 def labels(report: Report) -> list[str]:
