@@ -39,7 +39,7 @@ def settings_for(settings: Optional[Settings] = None, **options: Any) -> Setting
         options["input_shapes"] = {k: tuple(int(d) for d in v)
                                    for k, v in dict(options["input_shapes"]).items()}
     if isinstance(options.get("factory_args"), dict):
-        options["factory_args"] = tuple(f"{k}={v!r}" for k, v in options["factory_args"].items())
+        options["factory_args"] = tuple(options["factory_args"].items())
     if isinstance(options.get("thresholds"), dict):
         options["thresholds"] = replace(base.thresholds, **options["thresholds"])
     return replace(base, **options)

@@ -3,26 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
+from saturate_cli.option_text import parse_bytes
 from saturate_cli.settings import Settings
-
-
-def parse_bytes(text: Optional[str]) -> Optional[int]:
-    """'8GiB', '512MB', '1e9' -> bytes."""
-    from saturate_cli.errors import UsageError
-
-    if text is None:
-        return None
-    units = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20,
-             "MIB": 2**20, "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40,
-             "TIB": 2**40}
-    t = text.strip().upper()
-    number = t.rstrip("KMGTIB")
-    try:
-        return int(float(number) * units[t[len(number):]])
-    except (ValueError, KeyError):
-        raise UsageError(f"--memory-budget '{text}': expected a size like 8GiB or 512MB") from None
 
 
 def settings_from(params: dict, run) -> Settings:

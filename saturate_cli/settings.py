@@ -71,11 +71,18 @@ class Settings:
     trust_pickle: bool = False
     device: Optional[str] = None
     weights: Optional[str] = None  # state dict for a module:factory target
-    factory_args: tuple = ()  # ("key=value", ...) keyword arguments of the factory
+    factory_args: tuple = ()  # ((key, value), ...) keyword arguments of the factory ("key=value"
+    # texts are parsed when the settings are made)
     select: tuple = ()  # rule selectors (code or prefix); empty: all rules
     ignore: tuple = ()
     per_site_ignores: dict = field(default_factory=dict)  # site glob -> selectors
     baseline_tolerance: float = 0.05  # a baselined finding counts again past this growth
+
+    def __post_init__(self):
+        if any(isinstance(a, str) for a in self.factory_args):
+            from saturate_cli.option_text import parse_factory_args
+
+            object.__setattr__(self, "factory_args", parse_factory_args(self.factory_args))
 
     def echo(self) -> dict:
         """The settings as they appear in the report."""

@@ -10,7 +10,6 @@ The type is read from the content, not the extension.
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.util
 import sys
@@ -43,20 +42,6 @@ def _device(settings) -> str:
     except (RuntimeError, ValueError) as exc:
         raise ModelLoadError(f"--device {device}: {first_line(exc)}") from None
     return device
-
-
-def parse_args(pairs) -> dict:
-    """--arg key=value pairs -> kwargs; values are Python literals when they parse as one."""
-    kwargs = {}
-    for pair in pairs or ():
-        key, sep, text = (pair if isinstance(pair, str) else "=".join(pair)).partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise UsageError(f"--arg '{pair}': expected KEY=VALUE")
-        try:
-            kwargs[key.strip()] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            kwargs[key.strip()] = text
-    return kwargs
 
 
 def _import(module: str):
@@ -108,7 +93,7 @@ def load_factory(target: str, settings, peek: Optional[Peek] = None) -> TorchMod
     if not callable(fn):
         raise ModelLoadError(f"{target}: {module} has no callable '{name}'")
     try:
-        model = fn(**parse_args(getattr(settings, "factory_args", ())))
+        model = fn(**dict(settings.factory_args))
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{target}: the factory raised {type(exc).__name__}: "
                              f"{first_line(exc)}") from None
