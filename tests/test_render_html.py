@@ -196,3 +196,28 @@ def test_before_after_draws_changed_sites_on_the_same_axes(sample_reports):
         axes = re.findall(r'data-x-lo="([^"]+)" data-x-hi="([^"]+)"', pair)
         assert len(axes) == 2 and axes[0] == axes[1]
     assert "No site changed." in render_comparison(before, before)
+
+
+def test_recorded_row_maxima_are_drawn_against_the_collapse_line():
+    """Where the report carries the row maxima's histogram, the bars fill [0, 1] and the
+    collapse line stands at 1 - softmax tau on the picture's own axis."""
+    from test_formats_support import report as hand_report
+    from test_formats_support import site as hand_site
+
+    edges = [i / 20 for i in range(21)]
+    counts = [0] * 10 + [10] + [0] * 8 + [30]  # 10 rows near 0.5, 30 collapsed
+    s = hand_site("attn", kind="softmax", fraction=0.75)
+    s = replace(s, saturation=dict(s.saturation, rows=40, collapsed_rows=30, judged_rows=40,
+                                   masked_rows=0, metric="rows",
+                                   row_max_histogram={"edges": edges, "counts": counts}))
+    report = replace(hand_report([s]), settings={"tau": 0.05, "softmax_tau": 0.02})
+    fig = re.search(r'<svg[^>]*class="rows-fig".*?</svg>', render([report]), re.S).group(0)
+    root = ET.fromstring(fig)
+    cut = next(e for e in root.iter("line") if e.get("class") == "collapse-line")
+    assert float(cut.get("x1")) == pytest.approx(34 + 0.98 * (412 - 34), abs=0.06)
+    bars = re.findall(r"M([\d.]+) 160V([\d.]+)H([\d.]+)", root.find("path").get("d"))
+    assert [(float(a), float(c)) for a, _, c in bars] == [
+        (pytest.approx(34 + 0.5 * 378, abs=0.06), pytest.approx(34 + 0.55 * 378, abs=0.06)),
+        (pytest.approx(34 + 0.95 * 378, abs=0.06), pytest.approx(412, abs=0.06))]
+    tops = [float(b) for _, b, _ in bars]  # heights as shares: 10 rows vs 30 rows
+    assert (160 - tops[0]) / (160 - tops[1]) == pytest.approx(1 / 3, abs=0.01)
