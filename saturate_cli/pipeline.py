@@ -25,7 +25,7 @@ MODEL_SUFFIXES = (".onnx", ".ort", ".pt2", ".ts", ".torchscript")  # never calib
 
 
 def inspect_model(target: str, settings: Settings, progress: Optional[ProgressFactory] = None,
-                  batch_given: bool = False) -> Report:
+                  batch_given: bool = False, recorder=None) -> Report:
     """Inspect one model and return its report (raises SaturateError on bad input).
 
     When a batch would need more than the memory budget, the batch size is halved until it
@@ -33,7 +33,8 @@ def inspect_model(target: str, settings: Settings, progress: Optional[ProgressFa
     try:
         check_targets(target, settings)
         handle = load_model(target, settings, record_peek(settings))
-        return inspect_handle(handle, target, settings, progress, batch_given)
+        return inspect_handle(handle, target, settings, progress, batch_given,
+                              recorder=recorder)
     except SaturateError as exc:  # every message names the file it is about
         named = [target, Path(target).name, *settings.calibration]
         if not any(n and n in str(exc) for n in named):
@@ -56,15 +57,20 @@ def check_targets(target: str, settings: Settings) -> None:
 
 def inspect_handle(handle, target: str, settings: Settings,
                    progress: Optional[ProgressFactory] = None,
-                   batch_given: bool = False, data: Optional[MemoryData] = None) -> Report:
+                   batch_given: bool = False, data: Optional[MemoryData] = None,
+                   recorder=None) -> Report:
     """Calibrate, measure and diagnose an already loaded model (`data`: calibration held in
-    memory, else the settings' files or synthetic data)."""
+    memory, else the settings' files or synthetic data). A `recorder` (shard/partial.py)
+    chooses the batches measured and keeps the partial state in `recorder.partial`."""
     batches, info, notes = _fitting_batches(handle, settings, batch_given, data)
     book = TailBook(settings.tau)
     stats: dict = {}
+    measured = None
     if handle.sites or handle.has_branches:
         advance = progress(target, info.expected) if progress else None
-        measured = run_batches(handle, batches, book, settings.softmax_tau, advance)
+        measured = run_batches(handle, batches, book, settings.softmax_tau, advance,
+                               keep=recorder and recorder.keep,
+                               on_batch=recorder and recorder.on_batch)
         stats = measured.stats
         if measured.interrupted:  # Ctrl-C: a partial report of the whole batches measured
             if not measured.batches:
@@ -72,6 +78,9 @@ def inspect_handle(handle, target: str, settings: Settings,
             info.partial = True
             info.note(partial_note(measured.batches))
             notes.append(partial_note(measured.batches))
+    if recorder is not None:
+        recorder.partial = recorder.document(handle, settings, info.to_dict(),
+                                             tuple(handle.notes) + tuple(notes), measured)
     report = build_report(handle, stats, settings, info.to_dict(),
                           tuple(handle.notes) + tuple(notes), book)
     return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)

@@ -77,6 +77,9 @@ class Settings:
     ignore: tuple = ()
     per_site_ignores: dict = field(default_factory=dict)  # site glob -> selectors
     baseline_tolerance: float = 0.05  # a baselined finding counts again past this growth
+    shard: Optional[str] = None  # --shard K/N: only batches K, K+N, ... (shard/select.py)
+    workers: int = 0  # --workers N: shards on a local Dask cluster (shard/dask_engine.py)
+    scheduler: Optional[str] = None  # --scheduler ADDRESS: shards on a running Dask cluster
 
     def __post_init__(self):
         if any(isinstance(a, str) for a in self.factory_args):
