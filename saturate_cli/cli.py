@@ -23,6 +23,7 @@ from saturate_cli.cli_options import (
     LayoutOpt, MaskPaddingOpt, MeanOpt, MemoryBudgetOpt, OutputOpt, QuietOpt, SamplesOpt,
     SeedOpt, SelectOpt, SoftmaxTauOpt, StdOpt, Synthetic, SyntheticOpt, TauOpt, ThreadsOpt,
     TrustPickleOpt, VerboseOpt, WeightsOpt)
+from saturate_cli.cli_options import AttnOpt, MaxLengthOpt, TextFieldOpt, TextOpt
 
 app = typer.Typer(
     name="saturate",
@@ -69,6 +70,10 @@ def inspect(
     mean: MeanOpt = None,
     std: StdOpt = None,
     layout: LayoutOpt = None,
+    text: TextOpt = None,
+    text_field: TextFieldOpt = None,
+    max_length: MaxLengthOpt = None,
+    attn: AttnOpt = None,
     tau: TauOpt = DEFAULTS.tau,
     softmax_tau: SoftmaxTauOpt = DEFAULTS.softmax_tau,
     threads: ThreadsOpt = 0,

@@ -111,5 +111,18 @@ ConfigOpt = Annotated[Optional[Path], typer.Option(
 VerboseOpt = Annotated[bool, typer.Option(
     "--verbose", "-v", help="Say which config file is used (on stderr).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+TextOpt = Annotated[Optional[Path], typer.Option(
+    "--text", help="Text samples for a Hugging Face checkpoint folder: one per line, or .jsonl "
+                   "(see --text-field); tokenized by the checkpoint's tokenizer.",
+    dir_okay=False, show_default=False)]
+TextFieldOpt = Annotated[Optional[str], typer.Option(
+    "--text-field", help="The sample's key in a .jsonl --text file (default: text).",
+    show_default=False)]
+MaxLengthOpt = Annotated[Optional[int], typer.Option(
+    "--max-length", min=1, help="--text samples truncated to this many tokens (default: 512, "
+                                "and the model's own limit).", show_default=False)]
+AttnOpt = Annotated[Optional[str], typer.Option(
+    "--attn", help="Hugging Face checkpoints: attention implementation, eager (its softmax is "
+                   "measured) or sdpa (default: the checkpoint's).", show_default=False)]
 
 __all__ = ["DEFAULTS", "FailOn", "Format", "Synthetic"]

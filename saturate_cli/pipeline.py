@@ -91,7 +91,8 @@ def _fitting_batches(handle, settings: Settings, batch_given: bool,
     """The batches, at a batch size whose run fits the memory budget (see onnx/memory.py)."""
     chosen, notes = settings.batch_size, []
     while True:
-        batches, info = make_batches(handle.inputs, settings, data)
+        batches, info = make_batches(handle.inputs, settings, data,
+                                     getattr(handle, "tokenizer", None))
         first = next(batches, None)
         need = None if first is None else handle.estimate_peak(
             {k: tuple(np.shape(v)) for k, v in first.items()})

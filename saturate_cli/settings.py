@@ -73,6 +73,10 @@ class Settings:
     weights: Optional[str] = None  # state dict for a module:factory target
     factory_args: tuple = ()  # ((key, value), ...) keyword arguments of the factory ("key=value"
     # texts are parsed when the settings are made)
+    text: Optional[str] = None  # --text FILE: samples tokenized by the checkpoint's tokenizer
+    text_field: str = "text"  # the sample's key in a .jsonl --text file
+    max_length: int = 512  # tokens per text sample at most (and the model's own limit)
+    attn: Optional[str] = None  # Hugging Face attn_implementation (eager: softmax measured)
     select: tuple = ()  # rule selectors (code or prefix); empty: all rules
     ignore: tuple = ()
     per_site_ignores: dict = field(default_factory=dict)  # site glob -> selectors

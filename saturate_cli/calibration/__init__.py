@@ -24,10 +24,11 @@ __all__ = ["CalibrationInfo", "MemoryData", "calibration_settings", "make_batche
            "parse_shape"]
 
 
-def make_batches(specs: list[InputSpec], settings: Settings, data: Optional[MemoryData] = None
-                 ) -> tuple[Iterator[Batch], CalibrationInfo]:
+def make_batches(specs: list[InputSpec], settings: Settings, data: Optional[MemoryData] = None,
+                 tokenizer=None) -> tuple[Iterator[Batch], CalibrationInfo]:
     """Batches for the model's inputs, and the record of what they are. The user's data is
-    used whole unless --samples caps it; synthetic data has SYNTHETIC_SAMPLES by default."""
+    used whole unless --samples caps it; synthetic data has SYNTHETIC_SAMPLES by default.
+    `tokenizer`: the checkpoint's own, for --text."""
     if (settings.samples is not None and settings.samples <= 0) or settings.batch_size <= 0:
         raise CalibrationError("--samples and --batch-size must be positive")
     if not specs:
@@ -37,6 +38,10 @@ def make_batches(specs: list[InputSpec], settings: Settings, data: Optional[Memo
         batches = rebatch(data.records(len(specs)), specs, settings.samples,
                           settings.batch_size, info, settings.input_shapes)
         return counted(batches, info), info
+    if settings.text:
+        from saturate_cli.calibration.text import text_batches
+
+        return text_batches(specs, settings, tokenizer)
     if settings.calibration:
         return _from_paths(specs, settings)
     info = CalibrationInfo(source=f"synthetic:{settings.synthetic}", seed=settings.seed)

@@ -69,13 +69,31 @@ def _load(target: str, settings: Settings, peek: Optional[Peek]):
     if not path.exists():
         raise ModelLoadError(f"{target}: no such file")
     if path.is_dir():
-        raise ModelLoadError(f"{target}: is a directory, not a model file")
+        return _load_folder(path, settings)
     if _is_zip(path) or _is_pickle(path):  # torch.save / TorchScript / .pt2: zip or pickle
         _check_torch_budget(path, settings.memory_budget)
         return _torch_loader().load_file(path, settings, peek)
     from saturate_cli.model.onnx.handle import OnnxModel
 
     return OnnxModel(path, settings.memory_budget, settings.threads, _providers(settings))
+
+
+def _load_folder(path: Path, settings: Settings):
+    """An Optimum-style ONNX folder (model.onnx + tokenizer) or a Hugging Face checkpoint."""
+    if (path / "model.onnx").is_file():
+        from saturate_cli.model.onnx.optimum import load_onnx_folder
+
+        return load_onnx_folder(path, settings, _providers(settings))
+    from saturate_cli.model.torch.hf import is_checkpoint
+
+    if not is_checkpoint(path):
+        raise ModelLoadError(f"{path}: is a directory, not a model file (nor a Hugging Face "
+                             "checkpoint: config.json with model.safetensors or "
+                             "pytorch_model.bin; nor an ONNX folder with model.onnx)")
+    _torch_loader()
+    from saturate_cli.model.torch.hf import load_checkpoint
+
+    return load_checkpoint(path, settings)
 
 
 def _check_torch_budget(path: Path, budget: int) -> None:

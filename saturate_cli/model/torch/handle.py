@@ -8,12 +8,14 @@ are learnt in call order from the first batch; a site first seen in a later batc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional, Protocol
 
 import numpy as np
 import torch
 
 from saturate_cli.activations import TailBook
+from saturate_cli.calibration.text_mask import kept_unit_axis, strip, token_wise
 from saturate_cli.errors import CalibrationError, first_line
 from saturate_cli.model.torch.producer import make_site
 from saturate_cli.model.torch.reduce import Plan, batch_stats, plan_for
@@ -97,13 +99,20 @@ class TorchModel:
         self._book, self._softmax_tau, self._plans = book, softmax_tau, {}
 
     def measure(self, batch: Batch) -> dict[str, SiteStats]:
-        """One forward pass; each site's on-device reductions of this batch."""
+        """One forward pass; each site's on-device reductions of this batch (token-wise sites
+        on the valid positions only, where a text batch marks padding: text_mask.py)."""
         out: dict[str, SiteStats] = {}
+        batch, valid = strip(batch)
+        valid = None if valid is None or valid.all() else torch.from_numpy(valid).to(self.device)
 
         def sink(name, op, kind, params, producer, x, result=None):
             site = self._register(name, op, kind, params, producer, x)
             plan = self._plans.get(name) or self._plans.setdefault(
                 name, plan_for(site, self._book.of(site)))
+            if valid is not None and token_wise(tuple(x.shape), tuple(valid.shape),
+                                                plan.unit_axis, plan.softmax_axis is not None):
+                x, plan = x[valid], replace(plan, unit_axis=kept_unit_axis(plan.unit_axis,
+                                                                           x.dim()))
             out[name] = out.get(name, SiteStats()).merge(
                 batch_stats(x, plan, self._softmax_tau, result))
 
