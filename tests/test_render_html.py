@@ -153,8 +153,12 @@ def test_dead_units_stand_out_with_their_indices(tmp_path):
                           {"w": w, "b": b}), tmp_path, x=x)
     document = render([report])
     strip = re.search(r'<svg[^>]*class="strip-fig".*?</svg>', document, re.S).group(0)
-    dead = re.findall(r'class="unit-dead"><title>dead: ([^<]+)</title>', strip)
-    assert dead == ["units 2–3", "unit 7"]
+    dead = re.findall(r'class="unit-dead"><title>dead units: ([^<]+)</title>', strip)
+    assert dead == ["2–3, 7"]
+    boxes = re.findall(r"M([\d.]+) 18V4H([\d.]+)", strip)  # [start, stop) of each run
+    assert [(float(a), float(b)) for a, b in boxes] == [
+        (pytest.approx(34 + 2 / 8 * 378, abs=0.06), pytest.approx(34 + 4 / 8 * 378, abs=0.06)),
+        (pytest.approx(34 + 7 / 8 * 378, abs=0.06), pytest.approx(412, abs=0.06))]
     assert "3/8 dead" in strip
 
 

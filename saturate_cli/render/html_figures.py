@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from html import escape
 from typing import Optional
 
 from saturate_cli.render import percent
@@ -116,10 +117,11 @@ def strip_svg(strip: UnitStrip, name: str) -> str:
     """One cell per unit along the unit axis; dead units dark, their indices in the title."""
     xs = Scale(0.0, float(strip.units), LEFT, RIGHT)
     body = [rect(LEFT, 4, RIGHT - LEFT, 14, f"{strip.units} units", class_="unit")]
-    for a, b in strip.runs:
-        which = f"unit {a}" if b - a == 1 else f"units {a}–{b - 1}"
-        body.append(rect(xs(a), 4, max(xs(b) - xs(a), 1.0), 14, f"dead: {which}",
-                         class_="unit-dead"))
+    if strip.runs:  # one path for every dead run, one title naming them all
+        which = ", ".join(str(a) if b - a == 1 else f"{a}–{b - 1}" for a, b in strip.runs)
+        dead = columns([(xs(a), max(xs(b), xs(a) + 1.0), 4.0) for a, b in strip.runs], 18,
+                       class_="unit-dead")
+        body.append(dead.replace("/>", f"><title>dead units: {escape(which)}</title></path>"))
     body.append(text(LEFT - 3, 15, "units", class_="tick", text_anchor="end"))
     body.append(text(RIGHT, 30, f"{strip.dead}/{strip.units} dead", class_="tick",
                      text_anchor="end"))
