@@ -23,6 +23,7 @@ from saturate_cli.cli_options import (
     LayoutOpt, MaskPaddingOpt, MeanOpt, MemoryBudgetOpt, OutputOpt, QuietOpt, SamplesOpt,
     SeedOpt, SelectOpt, SoftmaxTauOpt, StdOpt, Synthetic, SyntheticOpt, TauOpt, ThreadsOpt,
     TrustPickleOpt, VerboseOpt, WeightsOpt)
+from saturate_cli.cli_options import SchedulerOpt, ShardOpt, WorkersOpt
 from saturate_cli.cli_options import AttnOpt, MaxLengthOpt, TextFieldOpt, TextOpt
 
 app = typer.Typer(
@@ -82,6 +83,9 @@ def inspect(
     trust_pickle: TrustPickleOpt = False,
     weights: WeightsOpt = None,
     factory_arg: FactoryArgOpt = None,
+    shard: ShardOpt = None,
+    workers: WorkersOpt = 0,
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
     select: SelectOpt = None,
     ignore: IgnoreOpt = None,
@@ -109,13 +113,22 @@ def _inspect(params: dict, run, batch_given: bool = False) -> int:
     from saturate_cli.report.model import MultiReport
 
     settings = settings_from(params, run)
+    batch_given = batch_given or "batch_size" in run.overrides
+    if settings.shard:  # a partial report for `saturate merge` (cli_merge.py)
+        from saturate_cli.cli_merge import write_shard
+
+        return write_shard(params, settings, batch_given)
     known = _load_baseline(run)  # a bad baseline stops the run before the analysis
     bar, factory = progress(params["quiet"])
     if bar is not None:
         bar.start()
     try:
-        reports = _inspect_all(params["models"], settings, factory,
-                               batch_given or "batch_size" in run.overrides)
+        if settings.workers or settings.scheduler:  # shards on Dask (shard/dask_engine.py)
+            from saturate_cli.cli_merge import on_engine
+
+            reports = on_engine(params, settings, batch_given)
+        else:
+            reports = _inspect_all(params["models"], settings, factory, batch_given)
     finally:
         if bar is not None:
             bar.stop()
@@ -202,7 +215,8 @@ def rules(code: Annotated[Optional[str], typer.Argument(help="A rule code, e.g. 
 # Commands in their own modules: (module, function). Each module imports only typer and the
 # option types at import time, so `saturate --help` stays fast.
 COMMANDS = (("saturate_cli.cli_fix", "fix"), ("saturate_cli.cli_over_time", "diff"),
-            ("saturate_cli.cli_over_time", "trend"), ("saturate_cli.cli_show", "show"))
+            ("saturate_cli.cli_over_time", "trend"), ("saturate_cli.cli_show", "show"),
+            ("saturate_cli.cli_merge", "merge"))
 for _module, _name in COMMANDS:
     app.command()(getattr(importlib.import_module(_module), _name))
 

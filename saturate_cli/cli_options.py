@@ -125,4 +125,14 @@ AttnOpt = Annotated[Optional[str], typer.Option(
     "--attn", help="Hugging Face checkpoints: attention implementation, eager (its softmax is "
                    "measured) or sdpa (default: the checkpoint's).", show_default=False)]
 
+ShardOpt = Annotated[Optional[str], typer.Option(
+    "--shard", help="Measure only shard K of N (K from 0: batches K, K+N, ...) and write its "
+                    "partial report (JSON) for `saturate merge`.", show_default=False)]
+WorkersOpt = Annotated[int, typer.Option(
+    "--workers", min=0, help="Run the shards on a local Dask cluster of this many worker "
+                             "processes (needs saturate-cli[dask]).")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    "--scheduler", help="Run the shards on the Dask cluster at this address, one shard per "
+                        "worker (needs saturate-cli[dask]).", show_default=False)]
+
 __all__ = ["DEFAULTS", "FailOn", "Format", "Synthetic"]

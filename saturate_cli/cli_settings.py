@@ -36,6 +36,8 @@ def settings_from(params: dict, run) -> Settings:
         trust_pickle=bool(params.get("trust_pickle")),
         weights=str(params["weights"]) if params.get("weights") else None,
         factory_args=tuple(params.get("factory_arg") or ()),
+        shard=params.get("shard"), workers=given("workers", 0),
+        scheduler=params.get("scheduler"),
         text=str(params["text"]) if params.get("text") else None,
         text_field=given("text_field", defaults.text_field),
         max_length=given("max_length", defaults.max_length), attn=params.get("attn"),

@@ -70,8 +70,8 @@ def curve_svg(fig: CurveFigure, name: str) -> str:
                         class_="bar"))
     body.append(polyline([(xs(x), ys(y)) for x, y in fig.curve], class_="curve"))
     body.append(_axis(xs, fig))
-    body.append(text(LEFT - 3, TOP + 4, _g(fig.f_hi), class_="tick", text_anchor="end"))
-    body.append(text(LEFT - 3, BOTTOM, _g(fig.f_lo), class_="tick", text_anchor="end"))
+    body.append(text(LEFT - 3, TOP + 4, f"{fig.f_hi:.2g}", class_="tick", text_anchor="end"))
+    body.append(text(LEFT - 3, BOTTOM, f"{fig.f_lo:.2g}", class_="tick", text_anchor="end"))
     if fig.beyond_low:
         body.append(text(LEFT + 2, BOTTOM - 4, f"◂ {percent(fig.beyond_low)}", class_="beyond"))
     if fig.beyond_high:

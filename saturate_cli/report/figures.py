@@ -110,7 +110,8 @@ def shared_prefix(names: list[str]) -> str:
     for n in names[1:]:
         while not n.startswith(common):
             common = common[:-1]
-    cut = max(common.rfind(c) for c in _SEPARATORS) + 1
+    # a path cuts at '/' ("/blocks/block.3/act" keeps "block.3"), else at '.' or ':'
+    cut = (common.rfind("/") if "/" in common else max(common.rfind(c) for c in _SEPARATORS)) + 1
     prefix = common[:cut]
     keep = len(prefix) > 1 and all(len(n) > len(prefix) for n in names)  # not just a "/"
     return prefix if keep else ""

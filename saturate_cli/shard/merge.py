@@ -109,7 +109,7 @@ def _cover(parts: list[Partial]) -> None:
 
 def _same(p: Partial, first: Partial, what: str, same: bool, detail: str) -> None:
     if not same:
-        raise PartialError(f"{p.source}: another {what} than {first.source} ({detail})")
+        raise PartialError(f"{p.source}: not the same {what} as {first.source} ({detail})")
 
 
 def _model_id(p: Partial) -> tuple:
