@@ -193,3 +193,25 @@ def test_recycle_math_changes_exactly_the_named_units(rows, cols, data):
     dead_cols = [u * per + j for u in units for j in range(per)]
     assert np.all(zeroed[:, dead_cols] == 0)
     assert zeroed.sum() == consumer.size - 4 * len(dead_cols)
+
+
+def test_html_comparison_written_beside_the_fix(tmp_path):
+    page = tmp_path / "fix.html"
+    _fix(MLP, tmp_path / "f.onnx", "-n", "32", "--report", str(page))
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "/sigmoid1/Sigmoid" in text
+    dry = run_cli("fix", str(MLP), "--dry-run", "-n", "32", "-q", "--report",
+                  str(tmp_path / "no.html"))
+    assert dry.exit_code == 0 and not (tmp_path / "no.html").exists()
+
+
+def test_onnx_fix_never_imports_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from typer.testing import CliRunner; from saturate_cli.cli import app; "
+            f"r = CliRunner().invoke(app, ['fix', {str(CNN)!r}, '--recycle', '-o', "
+            f"{str(tmp_path / 'f.onnx')!r}, '-n', '16', '-q']); "
+            "print(r.exit_code, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split() == ["0", "False"], out.stderr

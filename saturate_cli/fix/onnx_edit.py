@@ -15,6 +15,8 @@ from onnx import numpy_helper
 from saturate_cli.model.onnx.graph import GraphView
 from saturate_cli.report.model import SiteReport
 
+FRESH = "__saturate_fix"  # the suffix of a changed initializer's private copy
+
 
 def ancestors(g: GraphView, tensor: str, depth: int = 10) -> list[onnx.NodeProto]:
     """Nodes on the single-input path back from an activation input (bias adds, norms)."""
@@ -32,10 +34,11 @@ def rewire(model: onnx.ModelProto, g: GraphView, node: onnx.NodeProto, index: in
             value: np.ndarray, hint: str) -> str:
     """Point one node input at a fresh initializer holding `value`."""
     taken = {t.name for t in model.graph.initializer}
-    name, n = f"{hint}__saturate_fix", 0
+    hint = hint.split(FRESH)[0]
+    name, n = f"{hint}{FRESH}", 0
     while name in taken:
         n += 1
-        name = f"{hint}__saturate_fix{n}"
+        name = f"{hint}{FRESH}{n}"
     model.graph.initializer.append(numpy_helper.from_array(value, name))
     node.input[index] = name
     return name
@@ -48,7 +51,7 @@ def _transform_input(model, g, nodes, initializer: str, change) -> Optional[str]
         for i, tensor in enumerate(node.input):
             origin = _origin(g, tensor) if tensor else ""
             if origin and (origin == initializer or
-                           origin.startswith(f"{initializer}__saturate_fix")):
+                           origin.startswith(f"{initializer}{FRESH}")):
                 value = g.constant(tensor)
                 if value is None:
                     return None

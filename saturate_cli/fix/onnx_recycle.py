@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 
 from saturate_cli.fix import recycle_math
-from saturate_cli.fix.onnx_edit import ancestors, rewire
+from saturate_cli.fix.onnx_edit import FRESH, ancestors, rewire
 from saturate_cli.model.onnx.graph import GraphView, attr
 from saturate_cli.report.model import SiteReport
 
@@ -91,10 +91,10 @@ def recycle(model: onnx.ModelProto, site: SiteReport, units: list, std: float,
         _, in_axis = _weight_axes(node)
         per = per_unit if per_unit > 0 else max(1, w.shape[in_axis] // max(1, _unit_count(
             weight, unit_axis)))
-        rewire(model, g, node, 1, recycle_math.zero_inputs(w, units, in_axis, per),
-               g.origin(node.input[1]))
-        touched.append(g.origin(node.input[1]))
-    return touched
+        name = g.origin(node.input[1])
+        rewire(model, g, node, 1, recycle_math.zero_inputs(w, units, in_axis, per), name)
+        touched.append(name)
+    return [t.split(FRESH)[0] for t in touched]
 
 
 def _unit_count(weight: np.ndarray, axis: int) -> int:
