@@ -45,13 +45,14 @@ def worker(method: str, name: str, batches: int, size: int, threads: int) -> lis
 
 def whole_jobs(name: str, batches: int, size: int, threads: int) -> dict[str, list[str]]:
     """The two whole-process rows of the loop table (the --whole table has them all)."""
-    cmds = whole.jobs(name, batches, size, False, threads)
+    cmds = whole.jobs(name, batches, size, "", threads)
     return {"plain-onnx (whole process)": cmds[whole.PLAIN_ONNX],
             "saturate inspect (whole process)": cmds["saturate inspect (ONNX)"]}
 
 
-def interleaved(jobs: dict, reps: int, log) -> dict[str, list[procs.Run]]:
-    """Run every job `reps` times, one repetition of each at a time."""
+def interleaved(jobs: dict, reps: int, log, on_rep=None) -> dict[str, list[procs.Run]]:
+    """Run every job `reps` times, one repetition of each at a time (`on_rep(runs)` after
+    each repetition: partial results survive an interrupted run)."""
     runs: dict[str, list[procs.Run]] = {key: [] for key in jobs}
     for rep in range(reps):
         for key, cmd in jobs.items():
@@ -61,6 +62,8 @@ def interleaved(jobs: dict, reps: int, log) -> dict[str, list[procs.Run]]:
             log(f"  rep {rep + 1}/{reps} {key[0]:<15} {key[1]:<42} {_brief(r)}")
             if r.result and ("skipped" in r.result or "error" in r.result):
                 jobs = {k: v for k, v in jobs.items() if k != key}  # no use repeating
+        if on_rep:
+            on_rep(runs)
     return runs
 
 
@@ -151,11 +154,13 @@ def run_whole(args, log) -> int:
     cases = [c for c in (whole.QUICK_CASES if args.quick else whole.CASES) if c[0] in args.models]
     started = time.perf_counter()
     jobs = {}
-    for name, n, b, peers in cases:
-        for label, cmd in whole.jobs(name, n, b, peers, args.threads).items():
+    for name, n, b, extra in cases:
+        for label, cmd in whole.jobs(name, n, b, extra, args.threads).items():
             jobs[(f"{name} {n}x{b}", label)] = cmd
     log(f"whole processes: {len(jobs)} commands, {reps} interleaved repetitions")
-    timing = summarise(interleaved(jobs, reps, log))
+    partial = args.json.with_name("whole_partial.json")
+    timing = summarise(interleaved(jobs, reps, log, lambda runs: partial.write_text(
+        json.dumps(summarise({k: v for k, v in runs.items() if v}), indent=1))))
     info = {"machine": table.machine(), "python": platform.python_version(),
             "versions": table.versions(), "reps": reps, "threads": args.threads,
             "load": Path("/proc/loadavg").read_text().split()[:3],

@@ -19,11 +19,11 @@ import models
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 OLD_ML_DTYPES = os.environ.get("BENCH_OLD_ML_DTYPES")  # a --target folder with ml_dtypes 0.7
-# (model, batches, batch size, peers too)
-CASES = (("resnet18", 4, 16, True), ("resnet18", 32, 4, False),
-         ("resnet50", 4, 8, True), ("resnet50", 32, 2, False),
-         ("bert", 4, 8, True), ("bert", 32, 2, False), ("bert", 3, 2, True))
-QUICK_CASES = (("resnet18", 3, 4, True), ("bert", 3, 2, True))
+# (model, batches, batch size, what else runs: "peers", "torch", "old" ml_dtypes)
+CASES = (("resnet18", 4, 8, "peers torch old"), ("resnet18", 32, 2, ""),
+         ("resnet50", 4, 4, "peers"), ("resnet50", 32, 1, ""),
+         ("bert", 4, 4, "peers torch"), ("bert", 32, 1, ""), ("bert", 3, 2, "peers torch old"))
+QUICK_CASES = (("resnet18", 3, 4, "peers torch old"), ("bert", 3, 2, "peers torch old"))
 PLAIN_ONNX, PLAIN_TORCH = "plain onnxruntime script", "plain eager PyTorch script"
 BASE = {"saturate inspect (PyTorch)": PLAIN_TORCH}
 
@@ -50,7 +50,7 @@ def site_file(name: str) -> Path:
     return path
 
 
-def jobs(name: str, batches: int, size: int, peers: bool, threads: int) -> dict[str, list]:
+def jobs(name: str, batches: int, size: int, extra: str, threads: int) -> dict[str, list]:
     """Label -> command for one case (labels are the table's rows)."""
     model, data = str(models.onnx_path(name)), str(data_file(name, batches, size))
     opts = ["-c", data, "-n", str(batches * size), "-b", str(size), "--format", "json", "-q",
@@ -58,10 +58,10 @@ def jobs(name: str, batches: int, size: int, peers: bool, threads: int) -> dict[
     factory = f"{HERE / 'models.py'}:{name}"
     out = {PLAIN_ONNX: [PY, str(HERE / "plain_infer.py"), model, data, str(size), str(threads)],
            "saturate inspect (ONNX)": [PY, "-m", "saturate_cli", "inspect", model] + opts}
-    if OLD_ML_DTYPES:
+    if OLD_ML_DTYPES and "old" in extra:
         out["saturate inspect (ONNX), ml_dtypes 0.7.0"] = (
             {"PYTHONPATH": OLD_ML_DTYPES}, out["saturate inspect (ONNX)"])
-    if peers:
+    if "peers" in extra:
         sites = str(site_file(name))
         for kind in ("minmax", "entropy"):
             out[f"ORT {kind} calibrator"] = [PY, str(HERE / "peer_whole.py"), kind, model, data,
@@ -69,7 +69,7 @@ def jobs(name: str, batches: int, size: int, peers: bool, threads: int) -> dict[
         if importlib.util.find_spec("polygraphy") and name != "bert":  # BERT: > 4.7 GB
             out["polygraphy mark all"] = [PY, str(HERE / "peer_whole.py"), "polygraphy", model,
                                           data, str(size), sites]
-    if importlib.util.find_spec("torch"):
+    if "torch" in extra and importlib.util.find_spec("torch"):
         out[PLAIN_TORCH] = [PY, str(HERE / "plain_torch.py"), factory, data, str(size),
                             str(threads)]
         out["saturate inspect (PyTorch)"] = [PY, "-m", "saturate_cli", "inspect", factory] + opts
