@@ -140,8 +140,8 @@ def test_mixed_images_and_arrays(tmp_path):
 def _interrupt_after(n: int, monkeypatch):
     real = pipeline.make_batches
 
-    def make_batches(specs, settings):
-        batches, info = real(specs, settings)
+    def make_batches(specs, settings, *rest):
+        batches, info = real(specs, settings, *rest)
 
         def stream():
             for i, batch in enumerate(batches):

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from saturate_cli.activations import ActivationKind, Tails, get_kind
 from saturate_cli.diagnose import suggest
-from saturate_cli.diagnose.rules import rule
+from saturate_cli.diagnose.finding import Finding, finding
 from saturate_cli.diagnose.temperature import collapsed_share, judged, required_temperature
 from saturate_cli.types import Site
 from saturate_cli.settings import Settings
 from saturate_cli.stats.site_stats import SiteStats
 from saturate_cli.wording import percent
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One rule violated at one site."""
-
-    code: str
-    severity: str
-    message: str
-    cause: Optional[str] = None
-    suggestions: list = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return rule(self.code).name
 
 
 @dataclass(frozen=True)
@@ -44,6 +29,11 @@ class Measure:
     fraction_high: float
     dead_units: list
     units: int
+
+
+def _at(site: Site, code: str, severity: str, message: str, cause: Optional[str] = None,
+        suggestions=()) -> Finding:
+    return finding(code, severity, message, site.name, cause, suggestions)
 
 
 def _severity(value: float, warning: float, error: float) -> Optional[str]:
@@ -72,13 +62,13 @@ def diagnose_site(site: Site, stats: SiteStats, m: Measure, settings: Settings) 
     """Every finding for one site, most severe first."""
     kind = get_kind(site.kind)
     if stats.count == 0:
-        return [Finding("SAT902", "warning", f"{site.name} saw no values on the calibration data")]
+        return [_at(site, "SAT902", "warning", f"{site.name} saw no values on the calibration data")]
     found: list[Finding] = []
     if stats.nan or stats.inf:
-        found.append(Finding("SAT301", "error", f"{stats.nan} NaN and {stats.inf} Inf values reach "
+        found.append(_at(site, "SAT301", "error", f"{stats.nan} NaN and {stats.inf} Inf values reach "
                              f"{kind.name} at {site.name}"))
     if stats.finite and stats.std == 0.0:
-        found.append(Finding("SAT302", "warning", f"every input of {site.name} equals "
+        found.append(_at(site, "SAT302", "warning", f"every input of {site.name} equals "
                              f"{stats.mean:.4g}"))
     elif kind.metric == "rows":
         found.extend(_softmax(site, stats, settings))
@@ -164,15 +154,15 @@ def _tails(site, kind: ActivationKind, stats, m: Measure, settings, linear: bool
              f"{percent(m.fraction)} of inputs to {kind.name} at {site.name} are saturated")
     if not _is_shift(stats, m, settings):
         tips, words = _rescale_tips(site, kind, stats, m, settings)
-        return [Finding("SAT001", sev, f"{where}: std {stats.std:.3g} is too wide (scale); "
+        return [_at(site, "SAT001", sev, f"{where}: std {stats.std:.3g} is too wide (scale); "
                         f"{words}", "scale", tips + _norm(site, m))]
     left = tail_share(m, _centre(m), stats.std)
     if left < th.saturated_warning:
         tips = [suggest.shift_bias(site, stats.mean, _centre(m))]
-        return [Finding("SAT002", sev, f"{where}: inputs are centred at {stats.mean:.3g}, inside "
+        return [_at(site, "SAT002", sev, f"{where}: inputs are centred at {stats.mean:.3g}, inside "
                         "a tail (shift)", "shift", tips + _norm(site, m))]
     tips, words = _rescale_tips(site, kind, stats, m, settings)
-    return [Finding("SAT002", sev, f"{where}: inputs are centred at {stats.mean:.3g}, inside a "
+    return [_at(site, "SAT002", sev, f"{where}: inputs are centred at {stats.mean:.3g}, inside a "
                     f"tail, and their std {stats.std:.3g} is too wide as well: re-centred alone, "
                     f"{percent(left)} would stay saturated (shift and scale); {words}", "shift+scale",
                     tips + _norm(site, m))]
@@ -184,7 +174,7 @@ def _vanishing(site, kind, stats, m: Measure, settings) -> list[Finding]:
     if stats.std >= floor:
         return []
     tips, words = _rescale_tips(site, kind, stats, m, settings)
-    return [Finding("SAT004", "warning", f"inputs to {kind.name} at {site.name} have std "
+    return [_at(site, "SAT004", "warning", f"inputs to {kind.name} at {site.name} have std "
                     f"{stats.std:.3g}, below {floor:.3g}: the signal has vanished; {words}",
                     "scale", tips + _norm(site, m))]
 
@@ -195,7 +185,7 @@ def _linear(site, kind, stats, m: Measure, settings) -> list[Finding]:
     half = _half_range(m)
     if stats.std < settings.thresholds.linear_std * half and abs(stats.mean - _centre(m)) < half / 2:
         target = _target_std(m)
-        return [Finding("SAT003", "info", f"inputs to {kind.name} at {site.name} have std "
+        return [_at(site, "SAT003", "info", f"inputs to {kind.name} at {site.name} have std "
                         f"{stats.std:.3g}: it acts almost linearly", "scale",
                         [suggest.rescale(site, kind, stats.std, target)])]
     return []
@@ -216,7 +206,7 @@ def _dead(site, kind: ActivationKind, stats, m: Measure, settings) -> list[Findi
         tips = [suggest.shift_units(site, m.dead_units, [float(means[i]) for i in m.dead_units])]
     else:
         tips = [suggest.shift_bias(site, stats.mean, 0.0)] if stats.mean < 0 else []
-    return [Finding("SAT101", sev, f"{len(m.dead_units)} of {m.units} units of {kind.name} at "
+    return [_at(site, "SAT101", sev, f"{len(m.dead_units)} of {m.units} units of {kind.name} at "
                     f"{site.name} are dead ({percent(share)}): units {shown}",
                     "shift" if stats.mean < 0 else "scale", tips + _norm(site, m))]
 
@@ -240,6 +230,6 @@ def _softmax(site, stats: SiteStats, settings) -> list[Finding]:
         said = (f"; dividing logits by {temperature:.3g} leaves {percent(after)} of the {len(rows)} "
                 "sampled rows collapsed")
     masked = f", {stats.masked_rows} masked rows not judged" if stats.masked_rows else ""
-    return [Finding("SAT201", sev, f"{percent(share)} of softmax rows at {site.name} are collapsed "
+    return [_at(site, "SAT201", sev, f"{percent(share)} of softmax rows at {site.name} are collapsed "
                     f"(max probability > {1 - settings.softmax_tau:g}{masked}){said}", "scale",
                     tips)]

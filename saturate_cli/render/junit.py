@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from saturate_cli.paths import relative_to_cwd
-from saturate_cli.report.model import SEVERITY_RANK, FindingReport, Report
+from saturate_cli.report.model import FindingReport, Report
 
 # characters XML 1.0 cannot carry at all, even escaped
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -19,10 +19,6 @@ _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def clean(text: str) -> str:
     return _ILLEGAL_XML.sub("\ufffd", text)
-
-
-def fails(f: FindingReport, fail_on: str) -> bool:
-    return fail_on != "never" and SEVERITY_RANK[f.severity] >= SEVERITY_RANK[fail_on]
 
 
 def _line(f: FindingReport, prefix: str = "") -> str:
@@ -45,19 +41,19 @@ def testsuite(report: Report) -> ET.Element:
                       message=clean(report.problem))
     for s in report.sites:
         case = _case(suite, path, s.name)
-        failing = [f for f in s.findings if fails(f, report.fail_on)]
+        failing = [f for f in s.findings if report.fails(f)]
         if failing:
             failures += 1
             failure = ET.SubElement(case, "failure", type=failing[0].code,
                                     message=_line(failing[0]))
             failure.text = "\n".join(_line(f) for f in failing)
-        other = [_line(f) for f in s.findings if not fails(f, report.fail_on)]
+        other = [_line(f) for f in s.findings if not report.fails(f)]
         other += [_line(f, "baseline: ") for f in report.suppressed if f.site == s.name]
         if other:
             ET.SubElement(case, "system-out").text = "\n".join(other)
     for f in report.model_findings:  # constructs saturate could not measure
         case = _case(suite, path, f.site)
-        if fails(f, report.fail_on):
+        if report.fails(f):
             failures += 1
             ET.SubElement(case, "failure", type=f.code, message=_line(f)).text = _line(f)
         else:

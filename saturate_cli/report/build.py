@@ -10,24 +10,14 @@ import numpy as np
 from saturate_cli import __version__
 from saturate_cli.activations import TailBook, get_kind
 from saturate_cli.diagnose.findings import Measure, diagnose_site, measure
-from saturate_cli.diagnose.rules import rule
+from saturate_cli.diagnose.gain import depth_profile, mean_gain
+from saturate_cli.diagnose.model_findings import model_findings
 from saturate_cli.diagnose.suggest import init_stds
 from saturate_cli.types import Site
-from saturate_cli.report.model import FindingReport, Report, SiteReport
+from saturate_cli.report.model import Report, SiteReport
 from saturate_cli.settings import Settings
 from saturate_cli.stats import histogram as hist
 from saturate_cli.stats.site_stats import SiteStats
-
-
-def mean_gain(site: Site, stats: SiteStats) -> Optional[float]:
-    """E[|f'(x)|] / max|f'| over the (sub-sampled) histogram; None for softmax/no data."""
-    kind = get_kind(site.kind)
-    total = stats.histogram.sum()
-    if kind.fprime is None or total == 0:
-        return None
-    nz = np.nonzero(stats.histogram)[0]
-    gains = kind.gain_of(hist.bin_centers()[nz], site.params)
-    return float((gains * stats.histogram[nz]).sum() / total)
 
 
 def _stats_dict(s: SiteStats) -> dict:
@@ -78,62 +68,12 @@ def site_report(site: Site, stats: SiteStats, settings: Settings, book: TailBook
                 ) -> tuple[SiteReport, Optional[float]]:
     m = measure(site, stats, book.of(site), settings)
     gain = mean_gain(site, stats)
-    findings = tuple(
-        FindingReport(f.code, f.name, f.severity, f.message, site.name, f.cause,
-                      tuple(f.suggestions))
-        for f in diagnose_site(site, stats, m, settings)
-    )
+    findings = tuple(diagnose_site(site, stats, m, settings))
     return SiteReport(
         name=site.name, input=site.input, op=site.op, kind=site.kind, params=dict(site.params),
         producer=_producer_dict(site), stats=_stats_dict(stats), histogram=_histogram_dict(stats),
         saturation=_saturation_dict(site, stats, m, gain), findings=findings,
     ), gain
-
-
-def depth_profile(sites: list[Site], gains: list[Optional[float]]) -> list[dict]:
-    """Mean gain per site in execution order, and the products from each site to the output.
-
-    cumulative_gain multiplies every site's mean gain; bounded_gain only the bounded kinds'
-    (sigmoid, tanh, ...): the ReLU family passes about half by design, which He init's weight
-    gain makes up for, so only the bounded product says how much gradient the activations lose.
-    Both ignore the weights and residual paths.
-    """
-    survive = bounded = 1.0
-    rows = []
-    for site, gain in zip(reversed(sites), reversed(gains)):
-        is_bounded = get_kind(site.kind).metric == "tails"
-        if gain is not None:
-            survive *= gain
-            bounded *= gain if is_bounded else 1.0
-        rows.append({"site": site.name, "mean_gain": gain, "cumulative_gain": survive,
-                     "bounded": is_bounded, "bounded_gain": bounded})
-    return rows[::-1]
-
-
-def nothing_measured(handle, stats: dict[str, SiteStats]) -> Optional[FindingReport]:
-    """SAT903 when no site exists or no site saw a value: such a report cannot be clean."""
-    uncovered = len(handle.not_covered)
-    if not handle.sites:
-        what = ("no activation saturate can measure was found in the model"
-                + (f"; {uncovered} construct(s) are listed as not covered" if uncovered else ""))
-    elif all(stats.get(s.name, SiteStats()).count == 0 for s in handle.sites):
-        what = (f"none of the model's {len(handle.sites)} activation site(s) saw a value on the "
-                "calibration data")
-    else:
-        return None
-    return FindingReport("SAT903", rule("SAT903").name, "error",
-                         f"nothing was measured: {what}, so the model cannot be called clean; "
-                         "make the activations explicit ops the calibration data reaches, or "
-                         "--ignore SAT903 for a model without activations by design", "model")
-
-
-def unexercised(calibration: dict) -> list[FindingReport]:
-    """SAT904 for each input whose synthetic data cannot exercise the model."""
-    return [FindingReport("SAT904", rule("SAT904").name, "warning",
-                          f"input '{name}' got synthetic token ids from a guessed range: the "
-                          "vocabulary is unknown, so few embedding rows are exercised; give "
-                          "--int-range 0,VOCAB or --calibration data", name)
-            for name in calibration.get("unexercised", ())]
 
 
 def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibration: dict,
@@ -146,14 +86,7 @@ def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibr
         site_reports.append(rep)
         gains.append(gain)
     uncovered = tuple({"name": u.name, "op": u.op, "reason": u.reason} for u in handle.not_covered)
-    model_findings = tuple(
-        FindingReport("SAT901", rule("SAT901").name, "info",
-                      f"{u['op']} '{u['name']}' is not measured: {u['reason']}", u["name"])
-        for u in uncovered
-    )
-    empty = nothing_measured(handle, stats)
-    model_findings += (empty,) if empty else ()
-    model_findings += tuple(unexercised(calibration))
+    found = model_findings(list(handle.sites), list(handle.not_covered), stats, calibration)
     extra = list(notes)
     if not handle.sites:
         extra.append("the model has no activation that saturate can measure")
@@ -166,7 +99,7 @@ def build_report(handle, stats: dict[str, SiteStats], settings: Settings, calibr
         settings=settings.echo(),
         sites=tuple(site_reports),
         not_covered=uncovered,
-        model_findings=model_findings,
+        model_findings=tuple(found),
         depth_profile=tuple(depth_profile(list(handle.sites), gains)),
         notes=tuple(extra),
         fail_on=settings.fail_on,

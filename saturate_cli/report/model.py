@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from saturate_cli import __version__
 
+from saturate_cli.diagnose.finding import Finding, fingerprint  # noqa: F401 - re-exported
 from saturate_cli.wording import percent, plural  # noqa: F401 - re-exported
 
 SCHEMA_VERSION = "1"
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
 EXIT_UNREADABLE = 2  # the model could not be inspected (bad input), whatever --fail-on says
 EXIT_PARTIAL = 130  # interrupted (Ctrl-C): the report covers only part of the data
-
-
-def fingerprint(code: str, site: str) -> str:
-    """Stable identity of a finding: rule + site, never numbers that drift with retraining."""
-    return hashlib.sha256(f"{code}|{site}".encode()).hexdigest()[:16]
 
 
 def partial_note(batches: int) -> str:
@@ -41,35 +36,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class FindingReport:
-    code: str
-    name: str
-    severity: str
-    message: str
-    site: str
-    cause: Optional[str] = None
-    suggestions: tuple = ()
-    baseline: Optional[str] = None  # against a --baseline: "new", "worse: ..." or "suppressed"
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.code, self.site)
-
-    @property
-    def sited_message(self) -> str:
-        """The message, naming the site when it does not already (for CI annotations)."""
-        return self.message if self.site in self.message else f"{self.site}: {self.message}"
-
-    def to_dict(self) -> dict:
-        out = {
-            "code": self.code, "name": self.name, "severity": self.severity,
-            "message": self.message, "cause": self.cause, "fingerprint": self.fingerprint,
-            "suggestions": list(self.suggestions),
-        }
-        if self.baseline is not None:
-            out["baseline"] = self.baseline
-        return out
+FindingReport = Finding  # the one finding type, under the name the renderers know it by
 
 
 @dataclass(frozen=True)
@@ -185,10 +152,11 @@ class Report:
             return EXIT_UNREADABLE
         if self.partial:
             return EXIT_PARTIAL
-        if self.fail_on == "never":
-            return 0
-        bar = SEVERITY_RANK[self.fail_on]
-        return int(any(SEVERITY_RANK[f.severity] >= bar for f in self.findings))
+        return int(any(self.fails(f) for f in self.findings))
+
+    def fails(self, f: Finding) -> bool:
+        """True when this finding alone makes the run fail (at or above --fail-on)."""
+        return self.fail_on != "never" and SEVERITY_RANK[f.severity] >= SEVERITY_RANK[self.fail_on]
 
     def summary(self) -> dict:
         return {
