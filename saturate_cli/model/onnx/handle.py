@@ -13,6 +13,7 @@ from typing import Optional
 import onnx
 
 from saturate_cli.activations import TailBook
+from saturate_cli.calibration.text_mask import strip
 from saturate_cli.model.onnx.analysis import analyse, input_specs, site_of
 from saturate_cli.model.onnx.branches import measurable_ifs, read_conditions, specialise
 from saturate_cli.model.onnx.engine import PLAIN
@@ -45,6 +46,7 @@ class OnnxModel:
         self.runner = Runner(self.path, self.opset, self.notes, threads, providers)
         self.inputs = input_specs(self.graph)
         self._measure: Optional[Measure] = None
+        self._masked: Optional[Measure] = None  # built for the first batch with padding
         self._observed = Observed()
 
     @property
@@ -78,11 +80,13 @@ class OnnxModel:
         """Before the first batch: pick If branches and learn ranks from it, then build the
         instrumented session (or, where it cannot run, the exposed-tensor one)."""
         self._reload()
+        first = strip(first)[0]
         self.runner.first = first
         self._specialise(first)
         if any(s.rank is None for s in self.sites):
             self._probe_ranks(first)
         plans = [self._plan(s, book) for s in self.sites]
+        self._masked, self._masked_of = None, lambda: self._exposed(plans, book.tau, softmax_tau)
         self._observed = Observed()
         self._measure, refused = None, None
         if self.engine == PLAIN and self.opset >= GRAPH_STATS_OPSET:
@@ -102,14 +106,22 @@ class OnnxModel:
                                   "tensors")
 
     def measure(self, batch: Batch) -> dict[str, SiteStats]:
-        """One batch's statistics per site."""
-        return self._measure(batch)
+        """One batch's statistics per site. A text batch with padding (text_mask.py) is
+        measured from the exposed site inputs, token-wise sites on its valid positions."""
+        batch, valid = strip(batch)
+        if valid is None or valid.all():
+            return self._measure(batch)
+        if self._masked is None:
+            self._masked = self._masked_of()
+            self.notes.append("batches with padding: site inputs measured as whole tensors "
+                              "(numpy), token-wise sites on the valid positions only")
+        return self._masked(batch, valid=valid)
 
     def finish(self) -> None:
         """After the last batch: run-time thresholds seen (Clip bounds, PRelu slopes) become
         the sites' parameters, with a note where they varied."""
         self.sites = self._observed.apply(self.sites, self.notes)
-        self._measure = None
+        self._measure = self._masked = None
 
     def _plan(self, site: Site, book: TailBook) -> Plan:
         t = book.of(site)

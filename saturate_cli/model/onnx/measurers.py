@@ -7,10 +7,13 @@ again, exactly, by an exposed-tensor measurer built on first need.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
+import numpy as np
 import onnx
 
+from saturate_cli.calibration.text_mask import kept_unit_axis, token_wise
 from saturate_cli.model.onnx.engine import OrtSession
 from saturate_cli.model.onnx.instrument import instrumented
 from saturate_cli.model.onnx.measure import Observed, Plan, array_batch, exposed_names, \
@@ -69,9 +72,21 @@ def exposed_measurer(runner: Runner, model: onnx.ModelProto, plans: list[Plan], 
     session = runner.session(raw_model)
     del raw_model
 
-    def measure(batch: Batch, only=None) -> dict[str, SiteStats]:
+    def measure(batch: Batch, only=None, valid=None) -> dict[str, SiteStats]:
         raw = dict(zip(names, runner.run(session, names, batch)))
-        return {p.site.name: array_batch(raw, p, softmax_tau, tau, observed, constant)
+        return {p.site.name: array_batch(*_valid_only(raw, p, valid), softmax_tau, tau,
+                                         observed, constant)
                 for p in plans if only is None or p.site.name in only}
 
     return measure
+
+
+def _valid_only(raw: dict, plan: Plan, valid) -> tuple[dict, Plan]:
+    """A token-wise site's input at the valid positions only (text batches with padding:
+    calibration/text_mask.py), its units then on the last of two axes."""
+    site, x = plan.site, raw.get(plan.site.input)
+    if valid is None or x is None or not token_wise(np.shape(x), np.shape(valid),
+                                                    site.unit_axis, site.softmax_axes is not None):
+        return raw, plan
+    kept = replace(site, unit_axis=kept_unit_axis(site.unit_axis, np.ndim(x)))
+    return {**raw, site.input: np.asarray(x)[valid]}, replace(plan, site=kept)
