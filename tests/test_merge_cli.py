@@ -1,0 +1,109 @@
+"""`inspect --shard K/N` then `saturate merge` on the sample models: the merged report is the
+single run's, byte for byte, with its exit code; parts that do not belong together are one
+line and exit 2, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+
+MLP = ("mlp_sigmoid_badinit.onnx", "data/mlp_calib.npz")
+CASES = [MLP, ("transformer_block.onnx", "data/transformer_calib.npz"),
+         ("cnn_relu_deadbias.onnx", None)]
+
+
+def _args(samples, model, calib, *extra):
+    data = ["-c", str(samples / calib)] if calib else ["-n", "40"]
+    return ["inspect", str(samples / model), *data, "-b", "4", *extra]
+
+
+def _shards(samples, tmp_path, model, calib, n, *extra):
+    paths = []
+    for k in range(n):
+        path = tmp_path / f"part{k}of{n}.json"
+        got = run_cli(*_args(samples, model, calib, "--shard", f"{k}/{n}", "-o", str(path),
+                             *extra))
+        assert got.exit_code == 0, got.stderr
+        paths.append(str(path))
+    return paths
+
+
+@pytest.mark.parametrize("model,calib", CASES)
+def test_shards_merged_equal_one_run(samples, tmp_path, model, calib):
+    one = run_cli(*_args(samples, model, calib, "-f", "json"))
+    assert one.exit_code in (0, 1), one.stderr
+    for n in (2, 3):
+        parts = _shards(samples, tmp_path, model, calib, n)
+        merged = run_cli("merge", *reversed(parts), "-f", "json")  # any order
+        assert merged.stdout == one.stdout
+        assert merged.exit_code == one.exit_code
+    assert json.loads(one.stdout)["calibration"]["batches"] >= 3
+
+
+def test_merge_renders_any_format(samples, tmp_path):
+    parts = _shards(samples, tmp_path, *MLP, 2)
+    for fmt in ("sarif", "markdown"):
+        one = run_cli(*_args(samples, *MLP, "-f", fmt))
+        merged = run_cli("merge", *parts, "-f", fmt, "-o", str(tmp_path / f"r.{fmt}"))
+        assert merged.exit_code == one.exit_code == 1
+        assert (tmp_path / f"r.{fmt}").read_text() == one.stdout
+
+
+def _error(result, *words):
+    assert result.exit_code == 2, result.stdout
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line, line
+    for w in words:
+        assert w in line, line
+
+
+def test_parts_that_do_not_fit_are_refused(samples, tmp_path):
+    p0, p1, p2 = _shards(samples, tmp_path, *MLP, 3)
+    out = tmp_path / "merged.json"
+    _error(run_cli("merge", p0, p2, "-o", str(out)), "1/3 missing")
+    _error(run_cli("merge", p0, p1, p2, p1), "both measured batch 1")
+    (tmp_path / "b4").mkdir()
+    other_batch = _shards(samples, tmp_path / "b4", *MLP, 3, "-b", "2")
+    _error(run_cli("merge", p0, other_batch[1], p2), "settings", "batch_size: 2 vs 4")
+    (tmp_path / "x").mkdir()
+    other_model = _shards(samples, tmp_path / "x", "mlp_sigmoid_xavier.onnx", MLP[1], 3)
+    _error(run_cli("merge", p0, other_model[1], p2), "not the same model")
+    doc = json.loads((tmp_path / "part1of3.json").read_text())
+    doc["tool"]["version"] = "0.0.1"
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    _error(run_cli("merge", p0, str(tmp_path / "old.json"), p2), "saturate 0.0.1")
+    doc = json.loads((tmp_path / "part1of3.json").read_text())
+    doc["totals"] = {"a": {"count": "x"}}
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    _error(run_cli("merge", p0, str(tmp_path / "bad.json"), p2), "bad.json")
+    (tmp_path / "cut.json").write_text((tmp_path / "part2of3.json").read_text()[:500])
+    _error(run_cli("merge", p0, p1, str(tmp_path / "cut.json")), "cut.json", "not JSON")
+    report = run_cli(*_args(samples, *MLP, "-f", "json", "-o", str(tmp_path / "full.json")))
+    assert report.exit_code == 1
+    _error(run_cli("merge", str(tmp_path / "full.json")), "not a partial report")
+    _error(run_cli("merge", str(tmp_path / "missing.json")), "missing.json")
+    assert not out.exists()
+
+
+def test_shard_option_errors(samples, tmp_path):
+    for bad in ("3/3", "1", "a/b", "-1/2", "0/0"):
+        _error(run_cli(*_args(samples, *MLP, "--shard", bad)), f"--shard {bad}", "K/N")
+    model = str(samples / MLP[0])
+    _error(run_cli("inspect", model, model, "--shard", "0/2"), "one model")
+    _error(run_cli(*_args(samples, *MLP, "--shard", "0/2", "--baseline",
+                          str(tmp_path / "b.json"))), "--baseline")
+    _error(run_cli(*_args(samples, *MLP, "--shard", "0/2", "--workers", "2")), "choose one")
+
+
+def test_a_shard_writes_only_its_batches(samples, tmp_path):
+    """Shard K of N measures batches K, K+N, ... (K from 0); every shard reads all of them."""
+    parts = _shards(samples, tmp_path, *MLP, 3)
+    docs = [json.loads(open(p).read()) for p in parts]
+    total = docs[0]["calibration"]["batches"]
+    for k, doc in enumerate(docs):
+        assert doc["measured"] == list(range(k, total, 3))
+        assert doc["shard"] == {"index": k, "count": 3}
+        assert doc["calibration"]["batches"] == total
