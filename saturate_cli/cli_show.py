@@ -33,12 +33,17 @@ def _reports(target: str) -> list:
     from saturate_cli.report.load import load_reports
 
     path = Path(target)
-    if path.is_file() and path.read_bytes()[:1] in (b"{", b"[", b" ", b"\n"):
+    if path.suffix.lower() == ".json" or (path.is_file() and _looks_like_json(path)):
         return load_reports(path)
     from saturate_cli.pipeline import inspect_model
     from saturate_cli.settings import Settings
 
     return [inspect_model(target, Settings())]
+
+
+def _looks_like_json(path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
 
 
 def find_site(figures: list, wanted: str):

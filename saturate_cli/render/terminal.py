@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from saturate_cli.render import percent
-from saturate_cli.render.text import _STYLE, short_names
+from saturate_cli.render.text import SEVERITY_STYLE, short_names
 from saturate_cli.report.figures import CurveFigure, DepthRow, RowsFigure, SiteFigure, UnitStrip
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
@@ -121,7 +121,7 @@ def site_picture(fig: SiteFigure, width: int = 80) -> Group:
     s = fig.site
     gain = s.saturation.get("mean_gain")
     head = Text.assemble((f"#{fig.index} {s.name}", "bold"), f"  {s.kind} ({s.op})  ",
-                         (" ".join(f.code for f in s.findings) or "ok", _STYLE[s.worst]),
+                         (" ".join(f.code for f in s.findings) or "ok", SEVERITY_STYLE[s.worst]),
                          f"  mean gain {gain:.2f}" if gain is not None else "")
     parts = [head]
     if fig.curve is not None:
@@ -133,7 +133,7 @@ def site_picture(fig: SiteFigure, width: int = 80) -> Group:
     if fig.curve is None and fig.rows is None:
         parts.append(Text("no values reached this site", style="dim"))
     for f in s.findings:
-        parts.append(Text.assemble((f"{f.code} ", _STYLE[f.severity]), f.message))
+        parts.append(Text.assemble((f"{f.code} ", SEVERITY_STYLE[f.severity]), f.message))
     for _, tip, code in fig.remedies:
         parts.append(Text(f"    fix: {tip.get('rationale', tip.get('kind'))}", style="dim"))
         if code:
@@ -154,7 +154,7 @@ def depth_picture(rows: list[DepthRow], width: int = 80) -> Table:
         full = int(share * bar_width)
         bar = "█" * full + (EIGHTHS[int((share * bar_width - full) * 8)] if full < bar_width
                             else "")
-        table.add_row(str(r.index), name, Text(bar.ljust(bar_width), style=_STYLE[r.worst]),
+        table.add_row(str(r.index), name, Text(bar.ljust(bar_width), style=SEVERITY_STYLE[r.worst]),
                       "–" if r.saturated is None else f"{r.saturated:.1%}",
                       "–" if r.mean_gain is None else f"{r.mean_gain:.2f}",
                       "–" if not r.passed else f"{r.passed:.2g}")
@@ -174,7 +174,7 @@ def worst_list(figures: list[SiteFigure], width: int = 80, limit: int = 20) -> T
             " rows" if f.rows is not None else "")
         table.add_row(str(f.index), name, f.site.kind, what,
                       Text(" ".join(x.code for x in f.site.findings) or "ok",
-                           style=_STYLE[f.site.worst]))
+                           style=SEVERITY_STYLE[f.site.worst]))
     if len(figures) > limit:
         table.caption = f"… and {len(figures) - limit} more"
     return table

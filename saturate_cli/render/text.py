@@ -18,7 +18,7 @@ from saturate_cli.report.figures import labels, shared_prefix
 from saturate_cli.report.model import Report, SiteReport, plural
 
 _BARS = " ▁▂▃▄▅▆▇█"
-_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
 
 
 def sparkline(counts: list[int]) -> str:
@@ -57,7 +57,7 @@ def _site_row(i: int, s: SiteReport, name: str) -> list:
             f"{_num(st['mean'])} ± {_num(st['std'])}",
             f"{_num(st['min'])} / {_num(st['max'])}", _saturation_cell(s),
             _num(sat["mean_gain"], ".2f"), sparkline(s.histogram["counts"]),
-            Text(codes, style=_STYLE[s.worst])]
+            Text(codes, style=SEVERITY_STYLE[s.worst])]
 
 
 _COLUMNS = ("#", "site", "kind", "producer", "mean ± std", "min / max", "saturated / dead",
@@ -157,7 +157,7 @@ def _table(report: Report, width: int, verbose: bool = False) -> Table:
 
 
 def _line(f) -> Text:
-    style = _STYLE[f.severity]
+    style = SEVERITY_STYLE[f.severity]
     return Text.assemble((f"{f.code} ", style), (f"[{f.severity}] ", style), f.message)
 
 
@@ -223,7 +223,7 @@ def render_one(report: Report, width: int = 160, verbose: bool = False) -> Group
     parts.append(Text(f"{plural(summ['sites'], 'site')}, {summ['flagged']} flagged: "
                       f"{plural(n['error'], 'error')}, {plural(n['warning'], 'warning')}, "
                       f"{n['info']} info — status {summ['status']}",
-                      style=_STYLE[summ["status"] if summ["status"] != "clean" else None]))
+                      style=SEVERITY_STYLE[summ["status"] if summ["status"] != "clean" else None]))
     return Group(*parts)
 
 
