@@ -215,3 +215,18 @@ def test_onnx_fix_never_imports_torch(tmp_path):
             "print(r.exit_code, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["0", "False"], out.stderr
+
+
+def test_softmax_temperature_applied_to_the_logit_layer(tmp_path):
+    src, out = SAMPLES / "softmax_hot.onnx", tmp_path / "cooled.onnx"
+    result, summary = _fix(src, out, "-n", "64")
+    assert result.exit_code == 0, summary["untreated"]
+    (change,) = summary["plan"]
+    assert change["remedy"] == "scale_logits"
+    assert change["factor"] == pytest.approx(1 / change["temperature"])
+    k = change["factor"]
+    w0, w1 = _node_input(onnx.load(str(src)), "/fc/Gemm", 1), _node_input(
+        onnx.load(str(out)), "/fc/Gemm", 1)
+    np.testing.assert_allclose(w1, w0 * k, rtol=1e-6)
+    x = np.random.default_rng(13).standard_normal((256, w0.shape[1])).astype(np.float32)
+    assert (_run(out, x).max(axis=1) > 0.99).mean() < (_run(src, x).max(axis=1) > 0.99).mean() / 3

@@ -10,7 +10,7 @@ MAX_STEPS = 32  # at most this many sites are changed
 HOLDOUT = 0.2  # share of the calibration batches kept back for the proof
 TOLERANCE = 1e-5  # function-preserving remedies: max |after - before| / max(1, max |before|)
 BN_EPSILON = 1e-5  # the epsilon of an inserted BatchNormalization / LayerNormalization
-RESCALES = ("xavier_rescale", "he_rescale")
+RESCALES = ("xavier_rescale", "he_rescale", "scale_logits")  # weight and bias x factor
 PARAMETER_REMEDIES = RESCALES + ("shift_bias",)
 NORM_REMEDIES = ("insert_batchnorm", "insert_layernorm")
 

@@ -85,7 +85,7 @@ def tensors_of(site: SiteReport, tip: dict) -> list[str]:
 def numbers_of(tip: dict) -> dict:
     """The figures of a remedy for the plan."""
     keys = ("factor", "amount", "units", "amounts", "current_std", "recommended_std",
-            "after_factor", "channels", "layer")
+            "after_factor", "temperature", "channels", "layer")
     return {k: tip[k] for k in keys if tip.get(k) is not None}
 
 

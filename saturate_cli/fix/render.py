@@ -25,7 +25,7 @@ def _figure(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-NUMBERS = ("factor", "amount", "units", "amounts", "std", "mode", "gamma", "beta")
+NUMBERS = ("factor", "temperature", "amount", "units", "amounts", "std", "mode", "gamma", "beta")
 
 
 def _step(change: dict) -> str:
