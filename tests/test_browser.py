@@ -92,7 +92,7 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def load(page: Path, width: int = 1280, screenshot: Path = None) -> dict:
+def load(page: Path, width: int = 1280, screenshot: Path = None, media: str = "screen") -> dict:
     """Open a file; what it logged, what it requested, how many site panels, a screenshot."""
     browser = Browser(width)
     try:
@@ -103,6 +103,7 @@ def load(page: Path, width: int = 1280, screenshot: Path = None) -> dict:
             browser.call(f"{domain}.enable", session)
         browser.call("Emulation.setDeviceMetricsOverride", session, width=width, height=900,
                      deviceScaleFactor=1, mobile=width < 600)
+        browser.call("Emulation.setEmulatedMedia", session, media=media)
         browser.events.clear()
         browser.call("Page.navigate", session, url=page.resolve().as_uri())
         browser.wait_for("Page.loadEventFired")
@@ -162,3 +163,13 @@ def test_phone_width_has_no_sideways_scroll(folder, tmp_path):
     seen = load(page, width=390, screenshot=ARTIFACTS / "bert_phone.png")
     assert seen["console"] == [] and seen["requests"] == []
     assert seen["panels"] == 25 and seen["overflow"] is False
+
+
+def test_print_layout_stacks_panels_without_sideways_overflow(sample_reports, tmp_path):
+    page = tmp_path / "print.html"
+    page.write_text(render([sample_reports["mlp_sigmoid_badinit"]]), encoding="utf-8")
+    screen = load(page, width=1280)
+    printed = load(page, width=1280, media="print", screenshot=ARTIFACTS / "print.png")
+    assert printed["console"] == [] and printed["requests"] == []
+    assert printed["overflow"] is False and printed["panels"] == 4
+    assert printed["height"] > screen["height"]  # one column: the panels stack
