@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -30,6 +30,7 @@ from saturate_cli.model.torch.producer import make_site
 from saturate_cli.model.torch.reduce import batch_stats, plan_for
 from saturate_cli.over_time.params import relative_change
 from saturate_cli.settings import Settings
+from saturate_cli.shard import distributed as ranks
 from saturate_cli.stats.site_stats import SiteStats
 
 
@@ -153,16 +154,19 @@ class Watch:
         self.handle.not_covered = list(self.capture.not_covered)
         calibration = {"source": "training", "step": self.step_count, "batches": 1,
                        "samples": None, "partial": False, "notes": []}
-        report = build_report(self.handle, self._stats, self.settings, calibration,
-                              book=self.book)
+        sites, stats, writer = self.handle.sites, self._stats, True
+        if ranks.active():  # every rank's statistics, merged in rank order; rank 0 writes
+            sites, stats, writer = ranks.gather_record(sites, stats)
+        report = build_report(replace(self.handle, sites=sites), stats, self.settings,
+                              calibration, book=self.book)
         self.last, self.records, self._recorded_step = report, self.records + 1, self.step_count
         record = {"step": self.step_count, "time": time.time(), "report": report.to_dict(),
                   "changes": self._changes()}
         self._stats = {}
-        if self._log is not None:
+        if self._log is not None and writer:
             self._log.write(json.dumps(record, allow_nan=False) + "\n")
             self._log.flush()
-        if self._board is not None:
+        if self._board is not None and writer:
             self._board.write(self.step_count, record)
 
     def _changes(self) -> dict:

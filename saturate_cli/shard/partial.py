@@ -176,7 +176,7 @@ def parse_partial(doc: dict, source: str) -> Partial:
                 path=str(model["path"]), format=str(model["format"]), sha256=model["sha256"],
                 inputs=[InputSpec(i["name"], tuple(i["shape"]), i["dtype"], i.get("vocab"))
                         for i in model["inputs"]],
-                sites=[_site(s) for s in doc["sites"]],
+                sites=[site_from_dict(s) for s in doc["sites"]],
                 not_covered=[NotCovered(**u) for u in doc["not_covered"]],
                 notes=tuple(str(n) for n in doc["notes"])),
             settings=dict(doc["settings"]), calibration=dict(doc["calibration"]),
@@ -188,7 +188,8 @@ def parse_partial(doc: dict, source: str) -> Partial:
         raise PartialError(f"incomplete partial report ({type(exc).__name__}: {exc})") from None
 
 
-def _site(d: dict) -> Site:
+def site_from_dict(d: dict) -> Site:
+    """A Site from its asdict() values (JSON lists back to tuples)."""
     values = dict(d)
     producer = values.get("producer")
     if producer is not None:
