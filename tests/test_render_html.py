@@ -225,3 +225,13 @@ def test_recorded_row_maxima_are_drawn_against_the_collapse_line():
         (pytest.approx(34 + 0.95 * 378, abs=0.06), pytest.approx(412, abs=0.06))]
     tops = [float(b) for _, b, _ in bars]  # heights as shares: 10 rows vs 30 rows
     assert (160 - tops[0]) / (160 - tops[1]) == pytest.approx(1 / 3, abs=0.01)
+
+
+def test_an_unreadable_model_in_a_run_of_several_is_named_with_its_reason(sample_reports):
+    from saturate_cli.report.model import Report
+
+    bad = Report.unreadable("models/broken.onnx", "not an ONNX model <really>")
+    document = render([sample_reports["softmax_hot"], bad])
+    tree = strict_parse(document)
+    assert len(tree.findall(".//section")) == 2 and len(tree.findall(".//article")) == 1
+    assert "not inspected: not an ONNX model &lt;really&gt;" in document
