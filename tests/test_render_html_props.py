@@ -3,6 +3,8 @@ invented, every bound kept."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -84,3 +86,30 @@ def test_the_shared_prefix_is_shared_and_ends_at_a_separator(given_names):
     prefix = shared_prefix(given_names)
     assert all(n.startswith(prefix) and len(n) > len(prefix) for n in given_names)
     assert prefix == "" or (len(prefix) > 1 and prefix[-1] in "/.:")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 4096).flatmap(lambda n: st.tuples(
+    st.just(n), st.sets(st.integers(0, n - 1), max_size=min(n, 600)))))
+def test_every_dead_unit_is_under_a_dark_box_and_no_box_is_empty(case):
+    import re
+
+    from saturate_cli.render.html_figures import LEFT, RIGHT, strip_svg
+    from saturate_cli.report.figures import unit_strip
+    from test_formats_support import site
+
+    units, dead = case
+    s = site("s")
+    s = replace(s, saturation=dict(s.saturation, units=units, dead_units=len(dead),
+                                   dead_unit_indices=sorted(dead)))
+    strip = unit_strip(s)
+    boxes = [(float(a), float(b)) for a, b in re.findall(r"M([\d.]+) 18V4H([\d.]+)V18Z",
+                                                         strip_svg(strip, "s"))]
+    assert len(boxes) <= max(len(strip.runs), 0) and (len(boxes) <= 63 or units <= 126)
+    width = (RIGHT - LEFT) / units
+    for i in dead:  # the unit's own span [x(i), x(i+1)) overlaps a box
+        x0, x1 = LEFT + i * width, LEFT + (i + 1) * width
+        assert any(a < x1 + 0.06 and b > x0 - 0.06 for a, b in boxes), i
+    for a, b in boxes:  # and a box holds some dead unit
+        assert any(LEFT + i * width < b + 0.06 and LEFT + (i + 1) * width > a - 0.06
+                   for i in dead)

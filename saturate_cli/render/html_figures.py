@@ -113,14 +113,45 @@ def rows_svg(fig: RowsFigure, name: str) -> str:
     return svg(W, 84, "".join(body), f"{name}: share of collapsed softmax rows", class_="rows-fig")
 
 
+STRIP_CELL = 3.0  # px: finer than this a strip of thousands of units only costs bytes
+TITLE_RUNS = 60  # dead runs named in the strip's title (the JSON report has them all)
+
+
+def _dead_boxes(strip: UnitStrip) -> list[tuple[float, float, float]]:
+    """The dead runs on a grid of STRIP_CELL-wide cells: a cell is dark when any unit in it is
+    dead, neighbouring dark cells are one box. Every dead unit shows; a 2048-unit layer costs
+    at most 63 boxes."""
+    cells = int((RIGHT - LEFT) // STRIP_CELL)
+    dark = [False] * cells
+    for a, b in strip.runs:
+        first = int(a * cells // strip.units)
+        last = max(first, int(-(-b * cells // strip.units)) - 1)
+        for c in range(first, min(last, cells - 1) + 1):
+            dark[c] = True
+    boxes, start = [], None
+    for c, d in enumerate(dark + [False]):
+        if d and start is None:
+            start = c
+        elif not d and start is not None:
+            boxes.append((LEFT + start * (RIGHT - LEFT) / cells, LEFT + c * (RIGHT - LEFT) / cells,
+                          4.0))
+            start = None
+    return boxes
+
+
 def strip_svg(strip: UnitStrip, name: str) -> str:
-    """One cell per unit along the unit axis; dead units dark, their indices in the title."""
+    """The units along the unit axis; dead units dark, their indices in the title."""
     xs = Scale(0.0, float(strip.units), LEFT, RIGHT)
     body = [rect(LEFT, 4, RIGHT - LEFT, 14, f"{strip.units} units", class_="unit")]
-    if strip.runs:  # one path for every dead run, one title naming them all
-        which = ", ".join(str(a) if b - a == 1 else f"{a}–{b - 1}" for a, b in strip.runs)
-        dead = columns([(xs(a), max(xs(b), xs(a) + 1.0), 4.0) for a, b in strip.runs], 18,
-                       class_="unit-dead")
+    if strip.runs:  # one path for every dead run, one title naming them
+        which = ", ".join(str(a) if b - a == 1 else f"{a}–{b - 1}"
+                          for a, b in strip.runs[:TITLE_RUNS])
+        if len(strip.runs) > TITLE_RUNS:
+            which += f", … ({len(strip.runs) - TITLE_RUNS} more runs in -f json)"
+        fine = (RIGHT - LEFT) / strip.units >= STRIP_CELL
+        boxes = ([(xs(a), xs(b), 4.0) for a, b in strip.runs] if fine
+                 else _dead_boxes(strip))
+        dead = columns(boxes, 18, class_="unit-dead")
         body.append(dead.replace("/>", f"><title>dead units: {escape(which)}</title></path>"))
     body.append(text(LEFT - 3, 15, "units", class_="tick", text_anchor="end"))
     body.append(text(RIGHT, 30, f"{strip.dead}/{strip.units} dead", class_="tick",
