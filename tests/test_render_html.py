@@ -62,6 +62,12 @@ def test_sixty_site_model_is_under_the_size_budget(folder):
     document = render([report])
     assert len(document.encode()) < 300_000
     strict_parse(document)
+    # wide layers full of scattered dead units (a ResNet-50's 2048 channels) stay in budget
+    wide = replace(report, sites=tuple(
+        replace(s, saturation=dict(s.saturation, units=2048, dead_units=900,
+                                   dead_unit_indices=sorted(RNG.choice(2048, 900, False).tolist())))
+        for s in report.sites))
+    assert len(render([wide]).encode()) < 300_000
 
 
 # --- golden geometry: the shaded tail starts at the threshold for the given tau -------------
