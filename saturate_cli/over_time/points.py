@@ -29,22 +29,16 @@ class Point:
     step: Optional[int] = None
 
 
+_RULE_OF_METRIC = {"dead_units": "SAT101", "rows": "SAT201"}  # else the tails' SAT001
+
+
 def share(site: dict) -> Optional[float]:
-    """The share a site is judged by: saturated values, dead units or collapsed rows."""
+    """The share a site is judged by: saturated values, dead units or collapsed rows (the
+    measure a baselined finding is compared by, baseline.site_metric)."""
+    from saturate_cli.baseline import site_metric
+
     sat = site.get("saturation") or {}
-    metric = sat.get("metric", "tails")
-    if metric == "dead_units":
-        return _ratio(sat.get("dead_units"), sat.get("units"))
-    if metric == "rows":
-        return _ratio(sat.get("collapsed_rows"), sat.get("judged_rows", sat.get("rows")))
-    value = sat.get("fraction")
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-def _ratio(part, whole) -> Optional[float]:
-    if not isinstance(part, (int, float)) or not isinstance(whole, (int, float)) or not whole:
-        return None
-    return part / whole
+    return site_metric(_RULE_OF_METRIC.get(sat.get("metric"), "SAT001"), sat)
 
 
 def _read_json(path: Path, what: str):

@@ -26,11 +26,19 @@ def _fmt(v) -> str:
     return "-" if v is None else f"{v:.3g}"
 
 
-def _columns(labels, x_of) -> str:
-    every = max(1, len(labels) // 8)
-    return "".join(text(x_of(i), H - BOTTOM + 14, str(label)[:14], class_="tick",
+def _short(label) -> str:
+    text_ = str(label)
+    return text_.rsplit(".", 1)[0] if "." in text_[-6:] else text_
+
+
+def _columns(labels, x_of, height: int = H) -> str:
+    """Checkpoint labels under the columns, thinned so that they do not overlap."""
+    names = [_short(label)[:16] for label in labels]
+    room = (W - LEFT) / max(len(names), 1)
+    every = max(1, -(-max(len(n) for n in names) * 6 // int(max(room, 1))))
+    return "".join(text(x_of(i), height - BOTTOM + 14, name, class_="tick",
                         text_anchor="middle")
-                   for i, label in enumerate(labels) if i % every == 0 or i == len(labels) - 1)
+                   for i, name in enumerate(names) if i % every == 0)
 
 
 def heat_svg(heat: dict, labels: tuple, name: str) -> str:
@@ -57,9 +65,12 @@ def heat_svg(heat: dict, labels: tuple, name: str) -> str:
     if heat.get("zero_at") is not None:
         body.append(line(LEFT, ys(heat["zero_at"]), W - 4, ys(heat["zero_at"]),
                          class_="zero-line"))
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        edge = heat["edges"][round(frac * rows)]
-        body.append(text(LEFT - 4, ys(frac) + 3, f"{edge:.3g}", class_="tick",
+    ticks = [(0.0, heat["edges"][0]), (1.0, heat["edges"][-1])]
+    for key, value in (("low_at", heat["low"]), ("high_at", heat["high"]), ("zero_at", 0.0)):
+        if heat.get(key) is not None and all(abs(heat[key] - f) > 0.06 for f, _ in ticks):
+            ticks.append((heat[key], value))
+    for frac, value in ticks:
+        body.append(text(LEFT - 4, ys(frac) + 3, _fmt(value), class_="tick",
                          text_anchor="end"))
     body.append(line(LEFT, H - BOTTOM, W - 4, H - BOTTOM, class_="axis"))
     body.append(line(LEFT, TOP, LEFT, H - BOTTOM, class_="axis"))
@@ -69,13 +80,16 @@ def heat_svg(heat: dict, labels: tuple, name: str) -> str:
     return svg(W, H, "".join(body), f"input histogram of {name} over the checkpoints")
 
 
+SERIES_H = 140
+
+
 def series_svg(series: dict, labels: tuple, name: str) -> str:
     """Saturated share (solid) and mean gain (dashed) per checkpoint, both on 0..1."""
-    n = len(labels)
+    n, h = len(labels), SERIES_H
     xs = Scale(0, max(n - 1, 1), LEFT, W - 10)
-    ys = Scale(0, 1, H - BOTTOM, TOP)
-    body = [line(LEFT, H - BOTTOM, W - 10, H - BOTTOM, class_="axis"),
-            line(LEFT, TOP, LEFT, H - BOTTOM, class_="axis")]
+    ys = Scale(0, 1, h - BOTTOM, TOP)
+    body = [line(LEFT, h - BOTTOM, W - 10, h - BOTTOM, class_="axis"),
+            line(LEFT, TOP, LEFT, h - BOTTOM, class_="axis")]
     for v in (0.0, 0.5, 1.0):
         body.append(text(LEFT - 4, ys(v) + 3, f"{v:g}", class_="tick", text_anchor="end"))
     for key, cls in (("share", "share-line"), ("mean_gain", "gain-series")):
@@ -83,9 +97,9 @@ def series_svg(series: dict, labels: tuple, name: str) -> str:
                if v is not None]
         if pts:
             body.append(polyline(pts, class_=cls))
-    body.append(_columns(labels, xs))
-    body.append(text(LEFT, H - 4, "— saturated share   - - mean gain", class_="caption"))
-    return svg(W, H, "".join(body), f"saturated share and mean gain of {name}")
+    body.append(_columns(labels, xs, h))
+    body.append(text(LEFT, h - 4, "— saturated share   - - mean gain", class_="caption"))
+    return svg(W, h, "".join(body), f"saturated share and mean gain of {name}")
 
 
 def _site_html(series: dict, drift, heat, labels) -> str:
