@@ -186,10 +186,10 @@ def test_softmax_panel_counts_collapsed_rows(tmp_path):
 
 def test_findings_carry_their_code(sample_reports):
     document = render([sample_reports["mlp_sigmoid_badinit"]])
-    for f in sample_reports["mlp_sigmoid_badinit"].findings:
-        k = f.suggestions[0]["factor"]
-        target = f.suggestions[0]["target"]
-        assert f"params[&#x27;{target}&#x27;].mul_({k:.4g})" in document
+    for s in sample_reports["mlp_sigmoid_badinit"].sites:
+        k = s.findings[0].suggestions[0]["factor"]
+        assert f"layer = model.get_submodule(&#x27;{s.producer['layer']}&#x27;)" in document
+        assert f"layer.weight.mul_({k:.4g})\n    layer.bias.mul_({k:.4g})" in document
     assert "nn.init.xavier_uniform_(layer.weight, gain=1)" in document
     assert "nn.BatchNorm1d(128)" in document
 

@@ -240,34 +240,40 @@ def depth_rows(report: Report) -> list[DepthRow]:
             for i, (s, name) in enumerate(zip(report.sites, labels(report)))]
 
 
-def _param_lines(names: list, op: str, value: str) -> list[str]:
-    return [f"    params[{n!r}].{op}({value})" for n in names if n]
+def _handles(p: dict, names: list) -> tuple[str, list[str]]:
+    """How the code reaches the parameters: through the layer's module path when the report
+    knows it (exporters rename a folded bias `onnx::Conv_501`), else by parameter name."""
+    if p.get("layer") and not p.get("norm"):
+        roles = {p.get("weight"): "weight", p.get("bias"): "bias"}
+        if all(roles.get(n) for n in names if n):
+            return (f"layer = model.get_submodule({p['layer']!r})",
+                    [f"layer.{roles[n]}" for n in names if n])
+    return "params = dict(model.named_parameters())", [f"params[{n!r}]" for n in names if n]
 
 
 def remedy_code(suggestion: dict, producer: Optional[dict]) -> Optional[str]:
-    """PyTorch code that applies a suggestion (parameters by the names the report gives)."""
+    """PyTorch code that applies a suggestion to the model the report was made from."""
     kind = suggestion.get("kind", "")
     p = producer or {}
     if kind.endswith("_rescale") or kind == "scale_logits":
         if suggestion.get("factor") is None or not suggestion.get("target"):
             return None
         bias = p.get("norm_bias") if p.get("norm") else p.get("bias")
+        head, refs = _handles(p, [suggestion["target"], bias])
         k = f"{suggestion['factor']:.4g}"
-        lines = ["params = dict(model.named_parameters())", "with torch.no_grad():",
-                 *_param_lines([suggestion["target"], bias], "mul_", k)]
+        lines = [head, "with torch.no_grad():", *(f"    {r}.mul_({k})" for r in refs)]
         if suggestion.get("init_call"):
             lines.append(f"# or when building the model: {suggestion['init_call']}")
         return "\n".join(lines)
     if kind == "shift_bias" and suggestion.get("target"):
-        target = suggestion["target"]
+        head, (ref,) = _handles(p, [suggestion["target"]])
         if suggestion.get("units"):
             idx = ", ".join(str(u) for u in suggestion["units"])
             amounts = ", ".join(f"{a:.4g}" for a in suggestion["amounts"])
-            body = [f"    params[{target!r}][[{idx}]] += torch.tensor([{amounts}])"]
+            body = f"    {ref}[[{idx}]] += torch.tensor([{amounts}])"
         else:
-            body = _param_lines([target], "add_", f"{suggestion['amount']:.4g}")
-        return "\n".join(["params = dict(model.named_parameters())", "with torch.no_grad():",
-                          *body])
+            body = f"    {ref}.add_({suggestion['amount']:.4g})"
+        return "\n".join([head, "with torch.no_grad():", body])
     if kind.startswith("insert_") and suggestion.get("layer"):
         return (f"# after {suggestion.get('target')}, before the activation:\n"
                 f"layer = nn.Sequential(layer, {suggestion['layer']})")

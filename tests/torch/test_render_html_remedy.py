@@ -29,7 +29,7 @@ def test_rescale_code_brings_the_pre_activation_std_to_its_target(sample_reports
     document = render([report])
     blocks = [html.unescape(b) for b in re.findall(r"<pre><code>(.*?)</code></pre>", document,
                                                    re.S)]
-    code = next(b for b in blocks if "fc1.weight" in b and "mul_" in b)
+    code = next(b for b in blocks if "get_submodule('fc1')" in b and "mul_" in b)
     model = _factory("build_mlp_sigmoid_badinit")()
     x = torch.randn(4096, 784, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -40,3 +40,24 @@ def test_rescale_code_brings_the_pre_activation_std_to_its_target(sample_reports
     target = report.sites[0].findings[0].suggestions[0]["target_pre_activation_std"]
     assert before > 10 * target
     assert after == pytest.approx(target, rel=0.1)
+
+
+def test_bias_shift_code_recentres_the_dead_units(sample_reports):
+    report = sample_reports["cnn_relu_deadbias"]
+    site = report.sites[0]
+    tip = next(t for f in site.findings for t in f.suggestions if t["kind"] == "shift_bias")
+    document = render([report])
+    blocks = [html.unescape(b) for b in re.findall(r"<pre><code>(.*?)</code></pre>", document,
+                                                   re.S)]
+    code = next(b for b in blocks if "+= torch.tensor" in b)
+    model = _factory("build_cnn_relu_deadbias")()
+    layer = model.get_submodule(site.producer["layer"])
+    x = torch.randn(64, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    units = tip["units"]
+    with torch.no_grad():
+        before = layer(x).mean(dim=(0, 2, 3))[units]
+    exec(code, {"model": model, "torch": torch, "nn": torch.nn})  # noqa: S102 - our own output
+    with torch.no_grad():
+        after = layer(x).mean(dim=(0, 2, 3))[units]
+    assert (before < -10).all()  # dead: far below zero
+    assert after.abs().max().item() < 0.1 * before.abs().min().item()
