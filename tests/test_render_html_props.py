@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from saturate_cli.render.text import short_names, shorten
 from saturate_cli.report.figures import _bends, histogram_bars, shared_prefix
+from test_render_text_support import pieces_in_order
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
@@ -59,25 +60,15 @@ names = st.lists(st.lists(segment, min_size=1, max_size=7).map(lambda s: "/" + "
                  min_size=1, max_size=12, unique=True)
 
 
-def in_order(short: str, full: str) -> bool:
-    at = 0
-    for part in short.split("…"):
-        found = full.find(part, at)
-        if found < 0:
-            return False
-        at = found + len(part)
-    return True
-
-
 @settings(max_examples=200, deadline=None)
 @given(names, st.integers(4, 60))
 def test_short_names_fit_and_are_pieces_of_the_name(given_names, width):
     for short, full in zip(short_names(given_names, width), given_names):
-        assert len(short) <= max(width, 0) and in_order(short, full)
+        assert len(short) <= max(width, 0) and pieces_in_order(short, full)
         assert short == full or len(full) > width
     for full in given_names:
         out = shorten(full, width)
-        assert len(out) == min(width, len(full)) and in_order(out, full)
+        assert len(out) == min(width, len(full)) and pieces_in_order(out, full)
 
 
 @settings(max_examples=200, deadline=None)

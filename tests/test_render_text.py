@@ -25,7 +25,7 @@ from saturate_cli.render.text import print_reports, short_names, shorten
 from saturate_cli.report.model import FindingReport
 from test_formats_support import report as hand_report
 from test_formats_support import site as hand_site
-from test_render_text_support import bert_like, inspected
+from test_render_text_support import bert_like, inspected, pieces_in_order
 
 WIDTHS = (80, 120, 200)
 MODELS = ("bert_like", "resnet_like")
@@ -45,17 +45,6 @@ def printed(report, width: int, verbose: bool = False) -> str:
 
 def site_rows(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("│")]
-
-
-def pieces_in_order(short: str, full: str) -> bool:
-    """Every part between ellipses occurs in the full name, left to right."""
-    at = 0
-    for part in short.split("…"):
-        found = full.find(part, at)
-        if found < 0:
-            return False
-        at = found + len(part)
-    return True
 
 
 def expected_share(site) -> str:

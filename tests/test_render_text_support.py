@@ -120,6 +120,17 @@ def wide_mlp(sites: int = 60, width: int = 32) -> onnx.ModelProto:
     return _model(nodes, [x], inits)
 
 
+def pieces_in_order(short: str, full: str) -> bool:
+    """Every part of a shortened name between ellipses occurs in the full name, left to right."""
+    at = 0
+    for part in short.split("…"):
+        found = full.find(part, at)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return True
+
+
 BUILDERS = {"bert_like": bert_like, "resnet_like": resnet_like, "wide_mlp": wide_mlp}
 
 
