@@ -10,7 +10,6 @@ import os
 import sys
 
 import pytest
-
 from conftest import run_cli
 
 needs_dask = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,

@@ -5,9 +5,9 @@ line and exit 2, and nothing is written."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 
 MLP = ("mlp_sigmoid_badinit.onnx", "data/mlp_calib.npz")
@@ -101,7 +101,7 @@ def test_shard_option_errors(samples, tmp_path):
 def test_a_shard_writes_only_its_batches(samples, tmp_path):
     """Shard K of N measures batches K, K+N, ... (K from 0); every shard reads all of them."""
     parts = _shards(samples, tmp_path, *MLP, 3)
-    docs = [json.loads(open(p).read()) for p in parts]
+    docs = [json.loads(Path(p).read_text()) for p in parts]
     total = docs[0]["calibration"]["batches"]
     for k, doc in enumerate(docs):
         assert doc["measured"] == list(range(k, total, 3))

@@ -12,9 +12,9 @@ import sys
 import numpy as np
 import onnx
 import pytest
+from conftest import run_cli
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import run_cli
 from saturate_cli.model.onnx import session
 
 WIDTH = 256

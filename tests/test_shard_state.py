@@ -13,9 +13,10 @@ from unittest import mock
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stats_truth import assert_matches
 
-from saturate_cli.batch_loop import run_batches
 from saturate_cli.activations import TailBook
+from saturate_cli.batch_loop import run_batches
 from saturate_cli.settings import Settings
 from saturate_cli.shard.merge import check_parts, merged_stats
 from saturate_cli.shard.partial import Recorder, parse_partial, to_text
@@ -23,7 +24,6 @@ from saturate_cli.shard.state import decode_stats, encode_stats
 from saturate_cli.stats import site_stats
 from saturate_cli.stats.site_stats import SiteStats, stats_of_array
 from saturate_cli.types import InputSpec, Site
-from stats_truth import assert_matches
 
 LOW, HIGH = -2.0, 2.0
 
@@ -32,10 +32,10 @@ class ArrayModel:
     """A handle whose 'model' is the batch itself: site a = x (tails, units on axis 1), site s
     = the softmax logits (rows, row sample)."""
 
-    path, format, sha256, notes, not_covered = "arrays", "test", "0" * 64, [], []
-    inputs = [InputSpec("x", ("n", 3), "float64")]
-    sites = [Site("a", "x", "Tanh", "tanh", unit_axis=1, rank=2),
-             Site("s", "logits", "Softmax", "softmax", softmax_axes=(1,), rank=2)]
+    path, format, sha256, notes, not_covered = "arrays", "test", "0" * 64, (), ()
+    inputs = (InputSpec("x", ("n", 3), "float64"),)
+    sites = (Site("a", "x", "Tanh", "tanh", unit_axis=1, rank=2),
+             Site("s", "logits", "Softmax", "softmax", softmax_axes=(1,), rank=2))
 
     def prepare(self, first, book, softmax_tau):
         pass

@@ -8,13 +8,18 @@ values, in batch order, through the same SiteStats.merge: the result is bit-iden
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import reduce
-from typing import Iterable
 
 from saturate_cli import __version__
 from saturate_cli.activations import TailBook
-from saturate_cli.shard.partial import LOCAL_SETTINGS, Partial, PartialModel, settings_of
+from saturate_cli.shard.partial import (
+    LOCAL_SETTINGS,
+    Partial,
+    PartialModel,
+    settings_of,
+)
 from saturate_cli.shard.state import PartialError
 from saturate_cli.stats.site_stats import SiteStats
 

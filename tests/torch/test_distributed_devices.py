@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import run_cli  # noqa: E402
+from conftest import run_cli
 
 FORMS = ("mlp_sigmoid_badinit.pt2", "mlp_sigmoid_badinit.ts",
          "models.py:build_mlp_sigmoid_badinit")

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 dist = pytest.importorskip("torch.distributed")
 
-from saturate_cli.over_time.watch import Watch  # noqa: E402
+from saturate_cli.over_time.watch import Watch
 
 ROWS = (32, 24)  # rank 0's and rank 1's batch
 
