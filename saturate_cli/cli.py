@@ -136,7 +136,7 @@ def _inspect(params: dict, run, batch_given: bool = False) -> int:
         if r.partial:
             say(f"interrupted: {r.model['path']}: {r.problem}")
     reports = _baselined(reports, run, known, settings)
-    emit(reports, run.format, params["output"], params["step_summary"])
+    emit(reports, run.format, params["output"], params["step_summary"], params["verbose"])
     return MultiReport(tuple(reports)).exit_code
 
 

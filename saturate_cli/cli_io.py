@@ -62,8 +62,10 @@ def progress(quiet: bool, verb: str = "inspecting"):
     return bar, factory
 
 
-def emit(reports, fmt: str, output: Optional[Path], step_summary: Optional[Path] = None) -> None:
-    """The reports to -o (atomically) or stdout, and the markdown summary if asked."""
+def emit(reports, fmt: str, output: Optional[Path], step_summary: Optional[Path] = None,
+         verbose: bool = False) -> None:
+    """The reports to -o (atomically) or stdout, and the markdown summary if asked
+    (`verbose`: the text table keeps full site names)."""
     from saturate_cli.render import renderer
 
     if output is not None:
@@ -73,7 +75,7 @@ def emit(reports, fmt: str, output: Optional[Path], step_summary: Optional[Path]
 
         from saturate_cli.render.text import print_reports
 
-        print_reports(reports, Console())
+        print_reports(reports, Console(), verbose)
     else:
         sys.stdout.write(renderer(fmt)(reports))
     if step_summary is not None:

@@ -109,7 +109,8 @@ ConfigOpt = Annotated[Optional[Path], typer.Option(
                      "[tool.saturate]) instead of searching upward from the current folder.",
     dir_okay=False, show_default=False)]
 VerboseOpt = Annotated[bool, typer.Option(
-    "--verbose", "-v", help="Say which config file is used (on stderr).")]
+    "--verbose", "-v", help="Full site names in the text table; say which config file is used "
+                            "(on stderr).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
 TextOpt = Annotated[Optional[Path], typer.Option(
     "--text", help="Text samples for a Hugging Face checkpoint folder: one per line, or .jsonl "

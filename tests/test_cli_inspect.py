@@ -109,3 +109,14 @@ def test_baseline_and_multi_model_reports_validate(schema, tmp_path):
     multi = json.loads(both.stdout)
     jsonschema.validate(multi, schema)
     assert len(multi["reports"]) == 2 and multi["exit_code"] == both.exit_code == 1
+
+
+def test_verbose_keeps_full_site_names_in_the_text_table(monkeypatch):
+    from conftest import SAMPLES
+
+    monkeypatch.setenv("COLUMNS", "80")
+    model = str(SAMPLES / "mlp_mixed.onnx")
+    short = run_cli("inspect", model, "-q", "--exit-zero").stdout
+    full = run_cli("inspect", model, "-q", "--exit-zero", "-v").stdout
+    assert "…/LeakyRelu" in short and "…" not in full  # folded over two lines, never cut
+    assert "/leaky_relu/Leaky" in full and "/softplus/Softplu" in full

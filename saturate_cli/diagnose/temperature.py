@@ -67,3 +67,14 @@ def required_temperature(rows: Optional[np.ndarray], tau: float) -> float:
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, mid)
     return float(max(1.0, np.quantile(np.exp(hi), _COVER)))
+
+
+def row_max_histogram(rows: Optional[np.ndarray], softmax_tau: float, bins: int = 20) -> dict:
+    """Counts of the sampled rows' max probability over [0, 1] in equal bins, with an edge at
+    the collapse line 1 - softmax_tau (rows right of it are collapsed)."""
+    kept = judged(rows)
+    top = max_probability(kept, np.ones(len(kept))) if len(kept) else np.zeros(0)
+    edges = np.union1d(np.linspace(0.0, 1.0, bins + 1), [1.0 - softmax_tau])
+    counts, _ = np.histogram(np.clip(top, 0.0, 1.0), bins=edges)
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts],
+            "rows": int(counts.sum()), "collapse": 1.0 - softmax_tau}

@@ -12,6 +12,7 @@ from saturate_cli.activations import TailBook, get_kind
 from saturate_cli.diagnose.findings import Measure, diagnose_site, measure
 from saturate_cli.diagnose.gain import depth_profile, mean_gain
 from saturate_cli.diagnose.model_findings import model_findings
+from saturate_cli.diagnose.temperature import row_max_histogram
 from saturate_cli.diagnose.suggest import init_stds
 from saturate_cli.types import Site
 from saturate_cli.report.model import Report, SiteReport
@@ -44,7 +45,8 @@ def _histogram_dict(s: SiteStats) -> dict:
             "sampled": int(s.histogram.sum())}
 
 
-def _saturation_dict(site: Site, s: SiteStats, m: Measure, gain: Optional[float]) -> dict:
+def _saturation_dict(site: Site, s: SiteStats, m: Measure, gain: Optional[float],
+                     softmax_tau: float) -> dict:
     return {
         "low": m.low, "high": m.high, "fraction": m.fraction, "fraction_low": m.fraction_low,
         "fraction_high": m.fraction_high, "mean_gain": gain, "units": m.units,
@@ -52,6 +54,8 @@ def _saturation_dict(site: Site, s: SiteStats, m: Measure, gain: Optional[float]
         "dead_unit_indices": m.dead_units, "rows": s.rows, "collapsed_rows": s.collapsed_rows,
         "masked_rows": s.masked_rows, "judged_rows": s.judged_rows,
         "metric": get_kind(site.kind).metric,
+        **({"row_max_histogram": row_max_histogram(s.row_sample, softmax_tau)}
+           if get_kind(site.kind).metric == "rows" else {}),
     }
 
 
@@ -72,7 +76,7 @@ def site_report(site: Site, stats: SiteStats, settings: Settings, book: TailBook
     return SiteReport(
         name=site.name, input=site.input, op=site.op, kind=site.kind, params=dict(site.params),
         producer=_producer_dict(site), stats=_stats_dict(stats), histogram=_histogram_dict(stats),
-        saturation=_saturation_dict(site, stats, m, gain), findings=findings,
+        saturation=_saturation_dict(site, stats, m, gain, settings.softmax_tau), findings=findings,
     ), gain
 
 
