@@ -108,7 +108,6 @@ def _zero_bias(model, g, path, bias: str, units) -> list:
                 value = g.constant(tensor)
                 if value is None:
                     return []
-                rewire(model, g, node, i, recycle_math.set_units(value, units, 0.0),
-                       g.origin(bias))
-                return [g.origin(bias)]
+                rewire(model, g, node, i, recycle_math.set_units(value, units, 0.0), bias)
+                return [bias]  # a private copy when other layers read the same tensor
     return []

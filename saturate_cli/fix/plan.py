@@ -73,8 +73,9 @@ def targeted(site: SiteReport, tip: dict) -> set:
 def tensors_of(site: SiteReport, tip: dict) -> list[str]:
     """The parameters a rescale or shift changes (the norm's, when one precedes the site)."""
     p = site.producer or {}
-    if p.get("norm"):
-        both = [p.get("norm_scale"), p.get("norm_bias")]
+    if p.get("norm"):  # PyTorch norms are modules: their parameters are <path>.weight / .bias
+        both = [p.get("norm_scale") or f"{p['norm']}.weight",
+                p.get("norm_bias") or f"{p['norm']}.bias"]
         names = both if tip["kind"] != "shift_bias" else both[1:]
     else:
         names = [p.get("weight"), p.get("bias")] if tip["kind"] != "shift_bias" else \

@@ -45,7 +45,7 @@ class TorchBackend:
     def apply(self, site: SiteReport, tip: dict, fit: list) -> Union[str, dict]:
         """Apply one remedy; the change (tensors touched, numbers) or why not."""
         if tip["kind"] == "recycle":
-            return self._recycle(site, tip["units"])
+            return self._recycle(site, tip["units"], fit)
         if tip["kind"] in NORM_REMEDIES:
             return self._insert_norm(site, tip, fit)
         return self._parameters(site, tip)
@@ -74,17 +74,24 @@ class TorchBackend:
                                    torch_params.read(self.module, name) * tip["factor"])
         return {"tensors": names}
 
-    def _recycle(self, site: SiteReport, units: list) -> Union[str, dict]:
+    def _consumers(self, weight: str, fit: list):
+        """The layers the units feed: from the TorchScript run, else from a torch.fx graph."""
+        if self.handle.format == "torchscript":
+            from saturate_cli.fix.torch_script_lineage import script_consumers
+
+            return script_consumers(self.module, weight, lambda: torch_params.run(
+                self.handle, self.module, fit[0]))
+        gm = torch_graph.trace(self.module)
+        return gm if isinstance(gm, str) else torch_graph.consumers(gm, weight)
+
+    def _recycle(self, site: SiteReport, units: list, fit: list) -> Union[str, dict]:
         producer = site.producer or {}
         weight = producer.get("weight")
         if not weight or torch_params.tensor(self.module, weight) is None:
             return "no producing layer found"
         if producer.get("op", "").startswith("ConvTranspose"):
             return "transposed convolutions are not recycled"
-        gm = torch_graph.trace(self.module)
-        if isinstance(gm, str):
-            return gm
-        reached = torch_graph.consumers(gm, weight)
+        reached = self._consumers(weight, fit)
         if isinstance(reached, str):
             return reached
         std = init_std(site)

@@ -21,6 +21,22 @@ def _key(t) -> Optional[int]:
     return t.untyped_storage().data_ptr() if isinstance(t, torch.Tensor) else None
 
 
+def _layer(name_of, base: str, args: tuple):
+    """(op, weight, bias, None) of a convolution or matrix product on parameters, else None."""
+    if base in CONVOLUTIONS and len(args) > 1 and name_of(args[1]):
+        dims = args[1].dim() - 2
+        transposed = base == "convolution" and len(args) > 6 and bool(args[6])
+        op = f"{'ConvTranspose' if transposed else 'Conv'}{dims}d"
+        return (op, name_of(args[1]), name_of(args[2]) if len(args) > 2 else None,
+                None)
+    if base in MATMULS:
+        w_at, b_at = MATMULS[base]
+        if len(args) > w_at and name_of(args[w_at]):
+            bias = name_of(args[b_at]) if b_at is not None and len(args) > b_at else None
+            return ("Linear", name_of(args[w_at]), bias, None)
+    return None
+
+
 class _Lineage(TorchDispatchMode):
     def __init__(self, names: dict):
         super().__init__()
@@ -34,7 +50,7 @@ class _Lineage(TorchDispatchMode):
         out = func(*args, **(kwargs or {}))
         base = canonical(func.__name__.split(".")[0])
         first = out[0] if isinstance(out, (tuple, list)) and out else out
-        info = self._layer(base, args)
+        info = _layer(self._name, base, args)
         if info is None and args and isinstance(args[0], torch.Tensor):
             before = self.made.get(id(args[0]))
             if before is not None and before[0] is args[0]:
@@ -48,20 +64,6 @@ class _Lineage(TorchDispatchMode):
         if info is not None and isinstance(first, torch.Tensor):
             self.made[id(first)] = (first, info)
         return out
-
-    def _layer(self, base: str, args: tuple):
-        if base in CONVOLUTIONS and len(args) > 1 and self._name(args[1]):
-            dims = args[1].dim() - 2
-            transposed = base == "convolution" and len(args) > 6 and bool(args[6])
-            op = f"{'ConvTranspose' if transposed else 'Conv'}{dims}d"
-            return (op, self._name(args[1]), self._name(args[2]) if len(args) > 2 else None,
-                    None)
-        if base in MATMULS:
-            w_at, b_at = MATMULS[base]
-            if len(args) > w_at and self._name(args[w_at]):
-                bias = self._name(args[b_at]) if b_at is not None and len(args) > b_at else None
-                return ("Linear", self._name(args[w_at]), bias, None)
-        return None
 
     def producer(self, x):
         found = self.made.get(id(x))
@@ -93,3 +95,61 @@ class LineageRunner:
 
         with lineage:
             return self.runner.run(args, with_producer, *rest)
+
+
+PER_UNIT = {"relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "sigmoid",
+            "tanh", "hardtanh", "hardswish", "hardsigmoid", "mish", "softplus", "clone",
+            "contiguous", "detach", "dropout", "native_batch_norm", "batch_norm",
+            "native_batch_norm_legit_no_training", "max_pool2d", "max_pool2d_with_indices",
+            "avg_pool2d", "adaptive_avg_pool2d", "max_pool1d", "avg_pool1d",
+            "adaptive_avg_pool1d", "alias", "_to_copy"}
+FLATTENING = {"view", "reshape", "flatten", "_unsafe_view"}
+
+
+class _Reach(TorchDispatchMode):
+    """Which weighted layers read the outputs of one layer, through per-unit ops."""
+
+    def __init__(self, names: dict, weight: str):
+        super().__init__()
+        self.names, self.weight = names, weight
+        self.tracked: dict = {}  # id(tensor) -> (tensor, flattened?)
+        self.found: dict = {}  # consumer weight -> flattened?
+        self.problem: Optional[str] = None
+
+    def _flat(self, t):
+        got = self.tracked.get(id(t)) if isinstance(t, torch.Tensor) else None
+        return None if got is None or got[0] is not t else got[1]
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        base = canonical(func.__name__.split(".")[0])
+        first = out[0] if isinstance(out, (tuple, list)) and out else out
+        layer = _layer(lambda t: self.names.get(_key(t)), base, args)
+        if layer is not None and layer[1] == self.weight:
+            self.tracked[id(first)] = (first, False)
+            return out
+        reading = [(i, f) for i, a in enumerate(args) if (f := self._flat(a)) is not None]
+        if not reading:
+            return out
+        at, flat = reading[0]
+        if layer is not None and at == (1 if base == "addmm" else 0) and len(reading) == 1:
+            self.found[layer[1]] = flat
+        elif base in PER_UNIT and at == 0 and len(reading) == 1:
+            self.tracked[id(first)] = (first, flat)
+        elif base in FLATTENING and at == 0:
+            self.tracked[id(first)] = (first, True)
+        elif self.problem is None:
+            self.problem = (f"the units' values reach {base} (a residual or mixing path): "
+                            "recycling would change the outputs")
+        return out
+
+
+def script_consumers(module, weight: str, run_once):
+    """[(consumer weight, flattened?)] of a TorchScript layer's outputs, or why not."""
+    names = {_key(p): n for n, p in module.named_parameters()}
+    reach = _Reach(names, weight)
+    with torch.jit.optimized_execution(False), reach:
+        run_once()
+    if reach.problem:
+        return reach.problem
+    return list(reach.found.items()) or "no layer reads the units"

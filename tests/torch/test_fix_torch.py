@@ -84,10 +84,11 @@ def _alive(model, x) -> np.ndarray:
         return (model.conv1(x) > 0).double().mean(dim=(0, 2, 3)).numpy()
 
 
-@pytest.mark.parametrize("form", ["factory", pytest.param("pt2", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("form", ["factory", pytest.param("pt2", marks=pytest.mark.slow),
+                                  pytest.param("ts", marks=pytest.mark.slow)])
 def test_recycling_keeps_outputs_and_training_revives_units(tmp_path, form):
-    out = tmp_path / ("fixed.pt" if form == "factory" else "fixed.pt2")
-    target = CNN_FACTORY if form == "factory" else str(SAMPLES / "cnn_relu_deadbias.pt2")
+    out = tmp_path / ("fixed.pt" if form == "factory" else f"fixed.{form}")
+    target = CNN_FACTORY if form == "factory" else str(SAMPLES / f"cnn_relu_deadbias.{form}")
     extra = ("--weights", CNN_WEIGHTS) if form == "factory" else ()
     result, summary = _fix(target, out, "--recycle", "-n", "32", *extra)
     assert result.exit_code == 0, summary["skipped"]
@@ -96,8 +97,10 @@ def test_recycling_keeps_outputs_and_training_revives_units(tmp_path, form):
     original, fixed = models.build_cnn_relu_deadbias(), models.build_cnn_relu_deadbias()
     if form == "factory":
         fixed.load_state_dict(torch.load(out, weights_only=True))
-    else:
+    elif form == "pt2":
         fixed.load_state_dict(torch.export.load(str(out)).module().state_dict())
+    else:
+        fixed.load_state_dict(torch.jit.load(str(out)).state_dict())
     x = torch.randn(32, 3, 32, 32, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         torch.testing.assert_close(fixed(x), original(x), rtol=0, atol=1e-5)
