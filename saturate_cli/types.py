@@ -80,6 +80,7 @@ class NotCovered:
 
 
 Batch = dict  # input name -> numpy array
+VALID_POSITIONS = "__valid_positions__"  # a text batch's mask of real tokens [batch, sequence]
 Progress = Callable[[int], None]
 
 # The first calibration record's arrays by name, for loaders whose input specs yield to the data

@@ -13,11 +13,11 @@ from typing import Optional
 import onnx
 
 from saturate_cli.activations import TailBook
-from saturate_cli.calibration.text_mask import strip
 from saturate_cli.model.onnx.analysis import analyse, input_specs, site_of
 from saturate_cli.model.onnx.branches import measurable_ifs, read_conditions, specialise
 from saturate_cli.model.onnx.engine import PLAIN
 from saturate_cli.model.onnx.graph import GraphView
+from saturate_cli.model.torch.hf_mask import strip
 from saturate_cli.model.onnx.load import read_model
 from saturate_cli.model.onnx.measure import GRAPH_STATS_OPSET, Observed, Plan
 from saturate_cli.model.onnx.measurers import Measure, exposed_measurer, graph_measurer
@@ -106,7 +106,7 @@ class OnnxModel:
                                   "tensors")
 
     def measure(self, batch: Batch) -> dict[str, SiteStats]:
-        """One batch's statistics per site. A text batch with padding (text_mask.py) is
+        """One batch's statistics per site. A text batch with padding (model/torch/hf_mask.py) is
         measured from the exposed site inputs, token-wise sites on its valid positions."""
         batch, valid = strip(batch)
         if valid is None or valid.all():

@@ -13,12 +13,12 @@ from typing import Callable
 import numpy as np
 import onnx
 
-from saturate_cli.calibration.text_mask import kept_unit_axis, token_wise
 from saturate_cli.model.onnx.engine import OrtSession
 from saturate_cli.model.onnx.instrument import instrumented
 from saturate_cli.model.onnx.measure import Observed, Plan, array_batch, exposed_names, \
     graph_batch
 from saturate_cli.model.onnx.runner import Runner
+from saturate_cli.model.torch.hf_mask import kept_unit_axis, token_wise
 from saturate_cli.stats.site_stats import SiteStats
 from saturate_cli.types import Batch
 
@@ -83,7 +83,7 @@ def exposed_measurer(runner: Runner, model: onnx.ModelProto, plans: list[Plan], 
 
 def _valid_only(raw: dict, plan: Plan, valid) -> tuple[dict, Plan]:
     """A token-wise site's input at the valid positions only (text batches with padding:
-    calibration/text_mask.py), its units then on the last of two axes."""
+    model/torch/hf_mask.py), its units then on the last of two axes."""
     site, x = plan.site, raw.get(plan.site.input)
     if valid is None or x is None or not token_wise(np.shape(x), np.shape(valid),
                                                     site.unit_axis, site.softmax_axes is not None):

@@ -1,18 +1,18 @@
-"""Which token positions of a text batch are real (not padding), and how a site keeps only those.
+"""How a site keeps only the real token positions of a text batch (not its padding).
 
 A text batch (calibration/text.py) carries, next to the model's inputs, a boolean array
 [batch, sequence] under VALID_POSITIONS: True for a token of the sample, False for padding. A
 *token-wise* site is one whose input has those two leading dims and whose units (if any) lie
 after them; its statistics keep exactly the valid positions. Softmax rows are not filtered
 (attention masks hide padded keys already; masked logits are left out by their own rule).
-Pure numpy: both backends and the calibration source read it.
+Plain Python: both backends read it (the key itself lives in types.py, beside Batch).
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-VALID_POSITIONS = "__valid_positions__"  # batch key of the validity mask; never a model input
+from saturate_cli.types import VALID_POSITIONS
 
 
 def strip(batch: dict) -> tuple[dict, Optional[object]]:
