@@ -234,3 +234,35 @@ def test_synthetic_ids_without_text_stay_inside_the_vocabulary(checkpoints):
     report = inspect_model(str(folders["bert"]), Settings(samples=4, batch_size=2))
     assert report.calibration["source"].startswith("synthetic")
     assert [s.name for s in report.sites] == [n for n, _ in SITES["bert"]]
+
+
+def test_producers_gpt2_conv1d_and_the_swiglu_gate(checkpoints):
+    root, folders = checkpoints
+    gpt2 = inspect(folders["gpt2"], root / "samples.txt", samples=3)
+    p = gpt2.site("transformer.h.0.mlp.act").producer
+    weight = transformers.GPT2LMHeadModel.from_pretrained(str(folders["gpt2"])) \
+        .transformer.h[0].mlp.c_fc.weight.detach().double().numpy()  # Conv1D: [in, out]
+    assert weight.shape == (16, 64)
+    assert (p["name"], p["op"], p["fan_in"], p["fan_out"], p["channels"], p["bias"]) == (
+        "transformer.h.0.mlp.c_fc", "Conv1D", 16, 64, 64, "transformer.h.0.mlp.c_fc.bias")
+    assert p["weight_std"] == pytest.approx(weight.std(), rel=1e-9)
+    llama = inspect(folders["llama"], root / "samples.txt", samples=3)
+    gate = llama.site("model.layers.1.mlp.act_fn").producer  # act(gate_proj(x)) * up_proj(x)
+    assert (gate["name"], gate["fan_in"], gate["fan_out"]) == ("model.layers.1.mlp.gate_proj",
+                                                               16, 32)
+
+
+def test_an_rms_norm_between_layer_and_activation_takes_the_advice():
+    import saturate_cli as sat
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(8, 12), torch.nn.RMSNorm(12), torch.nn.Tanh())
+    with torch.no_grad():
+        net[1].weight.fill_(6.0)  # inputs far into tanh's tails: a rescale finding
+    report = sat.inspect(net.eval(), calibration=np.random.default_rng(0).normal(
+        size=(32, 8)).astype(np.float32))
+    site = report.sites[0]
+    assert (site.producer["name"], site.producer["norm"], site.producer["norm_op"]) == (
+        "0", "1", "RMSNorm")
+    tips = [t for f in site.findings for t in f.suggestions if "rescale" in t["kind"]]
+    assert tips and all("RMSNorm 1 precedes the site" in t["rationale"] for t in tips)

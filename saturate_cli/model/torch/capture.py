@@ -33,7 +33,8 @@ from saturate_cli.model.handle import NotCovered, Producer
 from saturate_cli.model.torch.composite import GELU_TANH_LABEL, FormulaWatch, composite_kind
 from saturate_cli.model.torch.kinds import (FUSED_ATTENTION, RECURRENT, call_label, canonical,
                                            classify, module_kind)
-from saturate_cli.model.torch.producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe
+from saturate_cli.model.torch.producer import NORMS, PASS_THROUGH, WEIGHTED_CALLS, describe, \
+    weight_and_bias
 
 Sink = Callable[..., None]  # (site, op, kind, params, producer, x[, call output])
 _BIAS_ADDS = ("add", "iadd", "radd")
@@ -120,10 +121,9 @@ class _Pass:
             return
         params = self.capture.params
         if base in WEIGHTED_CALLS and len(args) > 1:
-            weight = kwargs.get("weight", args[1])
+            weight, bias = weight_and_bias(base, args, kwargs)
             info = params.get(id(weight))
             if info is not None:
-                bias = kwargs.get("bias", args[2] if len(args) > 2 else None)
                 bias_name = params[id(bias)][0] if id(bias) in params else None
                 self.remember(out, self.capture.describe(info, weight, bias_name))
             return

@@ -20,9 +20,17 @@ WEIGHTED_CALLS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "c
 PASS_THROUGH = ("view", "reshape", "flatten", "transpose", "permute", "contiguous", "squeeze",
                 "unsqueeze", "dropout", "clone", "t", "_to_copy", "to", "alias", "detach",
                 "_unsafe_view", "expand")
-NORMS = ("batch_norm", "layer_norm", "group_norm", "instance_norm",
+NORMS = ("batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
          "_native_batch_norm_legit_no_training", "native_layer_norm",
          "native_batch_norm", "_batch_norm_impl_index")
+
+
+def weight_and_bias(base: str, args: tuple, kwargs: dict) -> tuple:
+    """A weighted call's weight and bias: F.linear / F.conv* take (x, weight, bias); addmm
+    takes (bias, x, weight), as transformers' Conv1D (GPT-2) calls it."""
+    if base == "addmm" and len(args) > 2:
+        return args[2], args[0]
+    return kwargs.get("weight", args[1]), kwargs.get("bias", args[2] if len(args) > 2 else None)
 
 
 def describe(path: str, op: str, weight_name: str, weight: torch.Tensor,
@@ -30,6 +38,8 @@ def describe(path: str, op: str, weight_name: str, weight: torch.Tensor,
              norm_op: Optional[str] = None) -> Optional[Producer]:
     """A Producer from the layer's weight, with torch's fan conventions."""
     w = weight.detach()
+    if op == "Conv1D" and w.dim() == 2:  # transformers' Conv1D stores [in, out]: Linear's .T
+        w = w.t()
     if w.dim() < 2 or w.numel() == 0 or not w.is_floating_point():
         return None
     fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(w)
