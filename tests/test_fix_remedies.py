@@ -230,3 +230,18 @@ def test_softmax_temperature_applied_to_the_logit_layer(tmp_path):
     np.testing.assert_allclose(w1, w0 * k, rtol=1e-6)
     x = np.random.default_rng(13).standard_normal((256, w0.shape[1])).astype(np.float32)
     assert (_run(out, x).max(axis=1) > 0.99).mean() < (_run(src, x).max(axis=1) > 0.99).mean() / 3
+
+
+@hsettings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=4), units=st.integers(1, 4),
+       shift=st.floats(-1e3, 1e3), seed=st.integers(0, 2**16))
+def test_unit_moments_over_batches_equal_numpy_on_all_the_data(sizes, units, shift, seed):
+    from saturate_cli.fix.unit_moments import unit_moments
+
+    rng = np.random.default_rng(seed)
+    batches = [rng.normal(shift, 2.0, (n, units, 3)).astype(np.float32) for n in sizes]
+    m = unit_moments(batches, axis=1)
+    whole = np.concatenate(batches).astype(np.float64).transpose(1, 0, 2).reshape(units, -1)
+    np.testing.assert_allclose(m.mean, whole.mean(axis=1), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(m.var, whole.var(axis=1), rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(m.max, whole.max(axis=1))
