@@ -67,8 +67,11 @@ def recycle(model: onnx.ModelProto, site: SiteReport, units: list, std: float,
     path = ancestors(g, site.input)
     layer = next((n for n in path if g.node_name(n) == producer.get("name")), None)
     out = _activation_output(g, site)
-    if layer is None or out is None or layer.op_type not in ("Conv", "Gemm", "MatMul"):
-        return "the producing layer or the activation's output was not found"
+    if layer is None:
+        return ("the producing layer is not on a single path back from the activation (a "
+                "residual sum?): recycling would change the outputs")
+    if out is None or layer.op_type not in ("Conv", "Gemm", "MatMul"):
+        return "the activation's output or a Conv/Gemm/MatMul producer was not found"
     if producer.get("norm"):
         return "a normalisation sits between the layer and the activation"
     if attr(layer, "group", 1) != 1:
