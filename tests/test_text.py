@@ -14,7 +14,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from saturate_cli.calibration import make_batches
 from saturate_cli.calibration.text import read_texts
 from saturate_cli.model.torch.hf_mask import kept_unit_axis, strip, token_wise
-from saturate_cli.errors import CalibrationError
+from saturate_cli.errors import CalibrationError, UsageError
 from saturate_cli.settings import Settings
 from saturate_cli.types import VALID_POSITIONS, InputSpec
 
@@ -111,6 +111,8 @@ def test_bad_text_files_are_calibration_errors(tmp_path, body, field, message):
 def test_text_needs_a_tokenizer_and_input_ids(tmp_path):
     path = tmp_path / "s.txt"
     path.write_text("a\n")
+    with pytest.raises(UsageError, match="give one of them"):
+        make_batches(SPECS, _settings(path, calibration=("x.npz",)), tokenizer=WordTokenizer())
     with pytest.raises(CalibrationError, match="needs a Hugging Face checkpoint"):
         make_batches(SPECS, _settings(path), tokenizer=None)
     with pytest.raises(CalibrationError, match="no such file"):

@@ -18,7 +18,7 @@ import numpy as np
 
 from saturate_cli.calibration.dtypes import numpy_dtype
 from saturate_cli.calibration.source import CalibrationInfo, counted
-from saturate_cli.errors import CalibrationError
+from saturate_cli.errors import CalibrationError, UsageError
 from saturate_cli.settings import Settings
 from saturate_cli.types import VALID_POSITIONS, InputSpec
 
@@ -89,6 +89,8 @@ class PaddingCount:
 def text_batches(specs: list[InputSpec], settings: Settings, tokenizer
                  ) -> tuple[Iterator[dict], CalibrationInfo]:
     """Batches of tokenized text for a checkpoint's inputs, and their record."""
+    if settings.calibration:
+        raise UsageError(f"--text {settings.text} and --calibration: give one of them")
     if tokenizer is None:
         raise CalibrationError(f"--text {settings.text}: text needs a Hugging Face checkpoint "
                                "folder (or an ONNX folder) with its tokenizer files")

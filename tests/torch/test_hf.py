@@ -266,3 +266,15 @@ def test_an_rms_norm_between_layer_and_activation_takes_the_advice():
         "0", "1", "RMSNorm")
     tips = [t for f in site.findings for t in f.suggestions if "rescale" in t["kind"]]
     assert tips and all("RMSNorm 1 precedes the site" in t["rationale"] for t in tips)
+
+
+def test_python_api_takes_text_and_the_report_meets_the_schema(checkpoints):
+    jsonschema = pytest.importorskip("jsonschema")
+    import saturate_cli as sat
+    from conftest import ROOT
+
+    root, folders = checkpoints
+    report = sat.inspect(str(folders["bert"]), text=str(root / "samples.txt"), batch_size=BATCH)
+    schema = json.loads((ROOT / "saturate_cli" / "schemas" / "report-v1.schema.json").read_text())
+    jsonschema.validate(report.to_dict(), schema)
+    assert report.calibration["source"] == f"text:{root / 'samples.txt'}"
