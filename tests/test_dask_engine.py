@@ -92,3 +92,16 @@ def test_a_worker_lost_mid_run_is_rerun_and_the_result_is_exact(samples, tmp_pat
                         task=functools.partial(crash_once, str(marker)))
     assert marker.exists()  # the worker did die
     assert renderer("json")([report]) == _single(samples, model, calib)
+
+
+@needs_dask
+def test_cli_scheduler_address_equals_one_run(samples, tmp_path):
+    from distributed import LocalCluster
+
+    model, calib = CASES[1]
+    args = ["inspect", str(samples / model), "-c", str(samples / calib), "-b", "4", "-f", "json"]
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        got = run_cli(*args, "--scheduler", cluster.scheduler_address)
+    one = run_cli(*args)
+    assert got.exit_code == one.exit_code and got.stdout == one.stdout, got.stderr

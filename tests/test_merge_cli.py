@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import run_cli
 
 MLP = ("mlp_sigmoid_badinit.onnx", "data/mlp_calib.npz")
@@ -107,3 +109,40 @@ def test_a_shard_writes_only_its_batches(samples, tmp_path):
         assert doc["measured"] == list(range(k, total, 3))
         assert doc["shard"] == {"index": k, "count": 3}
         assert doc["calibration"]["batches"] == total
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.data())
+def test_any_split_of_a_models_batches_merges_to_its_report(loaded, data):
+    """Arbitrary (not round-robin) splits of a real model's batches, folded in any order: the
+    rendered report is the single run's, byte for byte."""
+    from saturate_cli.pipeline import inspect_handle
+    from saturate_cli.render import renderer
+    from saturate_cli.shard.merge import merge_partials
+    from saturate_cli.shard.partial import Recorder, parse_partial, to_text
+
+    handle, target, s, one, total = loaded
+    owner = data.draw(st.lists(st.integers(0, 3), min_size=total, max_size=total))
+    parts = []
+    for k in sorted(set(owner)):
+        recorder = Recorder(lambda i, k=k: owner[i] == k)
+        inspect_handle(handle, target, s, recorder=recorder)
+        parts.append(parse_partial(json.loads(to_text(recorder.partial)), f"part {k}"))
+    merged = merge_partials(data.draw(st.permutations(parts)))
+    assert renderer("json")([merged]) == one
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """The transformer block loaded once, its single-run report and its batch count."""
+    from conftest import SAMPLES
+    from saturate_cli.model.load import load_model
+    from saturate_cli.pipeline import inspect_handle
+    from saturate_cli.render import renderer
+    from saturate_cli.settings import Settings
+
+    target = str(SAMPLES / "transformer_block.onnx")
+    s = Settings(calibration=(str(SAMPLES / "data/transformer_calib.npz"),), batch_size=2)
+    handle = load_model(target, s)
+    report = inspect_handle(handle, target, s)
+    return handle, target, s, renderer("json")([report]), report.calibration["batches"]
