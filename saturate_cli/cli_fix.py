@@ -97,9 +97,7 @@ def fix(
     """
     from saturate_cli.cli_settings import configure, given_options
 
-    run = configure(ctx, verbose)
-    given = given_options(ctx)
-    guarded(lambda: _fix(ctx.params, run, given), debug)
+    guarded(lambda: _fix(ctx.params, configure(ctx, verbose), given_options(ctx)), debug)
 
 
 def _fix(params: dict, run, given: set) -> int:

@@ -160,6 +160,10 @@ def test_config_file_and_rule_options_apply(tmp_path):
     assert len(json.loads(tau.stdout)["plan"]) == 4
     bad = run_cli("fix", str(MLP), "-o", str(tmp_path / "h.onnx"), "-f", "sarif")
     assert bad.exit_code == 2 and "text or json" in bad.stderr
+    config.write_text("tau = 7\n")
+    broken = run_cli("fix", str(MLP), "-o", str(tmp_path / "h.onnx"), "--config", str(config))
+    assert broken.exit_code == 2 and "'tau'" in broken.stderr and "Traceback" not in broken.stderr
+    assert not (tmp_path / "h.onnx").exists()
 
 
 def test_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
