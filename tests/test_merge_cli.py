@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import run_cli
 
 MLP = ("mlp_sigmoid_badinit.onnx", "data/mlp_calib.npz")
 CASES = [MLP, ("transformer_block.onnx", "data/transformer_calib.npz"),
@@ -136,6 +136,7 @@ def test_any_split_of_a_models_batches_merges_to_its_report(loaded, data):
 def loaded():
     """The transformer block loaded once, its single-run report and its batch count."""
     from conftest import SAMPLES
+
     from saturate_cli.model.load import load_model
     from saturate_cli.pipeline import inspect_handle
     from saturate_cli.render import renderer
