@@ -26,6 +26,10 @@ def _fmt(v) -> str:
     return "-" if v is None else f"{v:.3g}"
 
 
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
 def _short(label) -> str:
     text_ = str(label)
     return text_.rsplit(".", 1)[0] if "." in text_[-6:] else text_
@@ -86,7 +90,7 @@ SERIES_H = 140
 def series_svg(series: dict, labels: tuple, name: str) -> str:
     """Saturated share (solid) and mean gain (dashed) per checkpoint, both on 0..1."""
     n, h = len(labels), SERIES_H
-    xs = Scale(0, max(n - 1, 1), LEFT, W - 10)
+    xs = Scale(0, max(n - 1, 1), LEFT + 12, W - 28)
     ys = Scale(0, 1, h - BOTTOM, TOP)
     body = [line(LEFT, h - BOTTOM, W - 10, h - BOTTOM, class_="axis"),
             line(LEFT, TOP, LEFT, h - BOTTOM, class_="axis")]
@@ -107,7 +111,7 @@ def _site_html(series: dict, drift, heat, labels) -> str:
     cls = " sev-error" if series["flagged"] and drift.grew else ""
     share = series["share"]
     meta = (f"{escape(series['kind'] or '-')} · producer {escape(series['producer'] or '-')} · "
-            f"saturated {_fmt(share[0])} → {_fmt(share[-1])}")
+            f"saturated {_pct(share[0])} → {_pct(share[-1])}")
     pics = (heat_svg(heat, labels, series["site"]) if heat else "<p>no histogram</p>") + \
         series_svg(series, labels, series["site"])
     remedy = f"<p>{escape(drift.remedy)}</p>" if drift.remedy else ""

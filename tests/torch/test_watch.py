@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import run_cli  # noqa: E402
+
 from saturate_cli.over_time.watch import Watch, watch  # noqa: E402
 from saturate_cli.pipeline import inspect_model  # noqa: E402
 from saturate_cli.settings import Settings  # noqa: E402
@@ -87,7 +88,7 @@ def test_records_every_n_steps_and_off_steps_have_no_hooks(factory, tmp_path):
     x = torch.randn(32, 6)
     hooks_seen = []
     with watch(model, every=3, log=log) as w:
-        for step in range(8):
+        for _ in range(8):
             hooks_seen.append(_hooks(model))
             opt.zero_grad()
             model(x).pow(2).mean().backward()
