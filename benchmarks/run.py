@@ -106,6 +106,7 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs="+", default=list(LOOP_METHODS), choices=LOOP_METHODS)
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: default)")
     ap.add_argument("--no-memory", action="store_true", help="skip the 2x-batches memory mode")
+    ap.add_argument("--no-whole", action="store_true", help="loops only (no whole-process rows)")
     ap.add_argument("--json", type=Path, default=models.CACHE / "results.json")
     args = ap.parse_args(argv)
     if args.whole:
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
         n, b = sizes[name]
         for method in args.methods:
             jobs[(name, method)] = worker(method, name, n, b, args.threads)
-        for label, cmd in whole_jobs(name, n, b, args.threads).items():
+        for label, cmd in ({} if args.no_whole else whole_jobs(name, n, b, args.threads)).items():
             jobs[(name, label)] = cmd
     log(f"timing: {reps} interleaved repetitions")
     timing = summarise(interleaved(jobs, reps, log))
