@@ -52,6 +52,8 @@ def write_shard(params: dict, settings, batch_given: bool) -> int:
     shard = parse_shard(settings.shard)
     recorder = Recorder(shard.keeps, shard)
     inspect_model(target, settings, None, batch_given, recorder=recorder)
+    if recorder.partial["interrupted"]:  # a shard that cannot be merged is not written
+        raise KeyboardInterrupt
     text = to_text(recorder.partial)
     if params.get("output") is not None:
         write_atomic(params["output"], text)

@@ -147,3 +147,20 @@ def loaded():
     handle = load_model(target, s)
     report = inspect_handle(handle, target, s)
     return handle, target, s, renderer("json")([report]), report.calibration["batches"]
+
+
+def test_an_interrupted_shard_writes_nothing(samples, tmp_path, monkeypatch):
+    from saturate_cli.model.onnx.handle import OnnxModel
+
+    measure, calls = OnnxModel.measure, []
+
+    def stopped(self, batch):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return measure(self, batch)
+
+    monkeypatch.setattr(OnnxModel, "measure", stopped)
+    out = tmp_path / "part.json"
+    got = run_cli(*_args(samples, *MLP, "--shard", "0/2", "-o", str(out)))
+    assert got.exit_code == 130 and "interrupted" in got.stderr and not out.exists()
