@@ -63,19 +63,20 @@ def test_begin_end_bracket_a_pass_the_user_runs():
     assert seen == ["act", ":sigmoid#0"] and _hook_count(net) == 0
 
 
-def test_inspection_through_the_loader_leaves_no_hooks(tmp_path):
+def test_inspection_through_the_loader_leaves_no_hooks(tmp_path, monkeypatch):
+    import importlib
+
     from saturate_cli.pipeline import inspect_model
     from saturate_cli.settings import Settings
 
-    source = tmp_path / "netmod.py"
-    source.write_text("import torch\n_NET = None\n"
-                      "def build():\n    global _NET\n    torch.manual_seed(0)\n"
-                      "    _NET = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh())\n"
-                      "    return _NET\n")
-    report = inspect_model(f"{source}:build", Settings(samples=8, batch_size=4,
-                                                       input_shapes={"input": (4, 4)}))
+    (tmp_path / "hooknet_for_test.py").write_text(
+        "import torch\nNETS = []\n"
+        "def build():\n    torch.manual_seed(0)\n"
+        "    NETS.append(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh()))\n"
+        "    return NETS[-1]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    report = inspect_model("hooknet_for_test:build", Settings(
+        samples=8, batch_size=4, input_shapes={"input": (4, 4)}))
     assert [s.name for s in report.sites] == ["1"]
-    import sys
-    module = next(m for n, m in sys.modules.items() if n.startswith("_saturate_factory_")
-                  and getattr(m, "_NET", None) is not None and str(source) in m.__file__)
-    assert _hook_count(module._NET) == 0
+    built = importlib.import_module("hooknet_for_test").NETS
+    assert built and all(_hook_count(net) == 0 for net in built)
