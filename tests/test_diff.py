@@ -132,3 +132,26 @@ def test_other_models_are_refused(tmp_path):
 def test_different_tau_is_noted(tmp_path):
     d = diff_reports(_report(_site("s"), tau=0.05), _report(_site("s"), tau=0.02), "a", "b")
     assert any("different tau" in n for n in d.notes)
+
+
+def test_real_reports_of_two_sample_models(tmp_path, samples):
+    """End to end on `inspect -f json` output: the Xavier MLP against the N(0,1) one."""
+    paths = {}
+    for name in ("mlp_sigmoid_xavier", "mlp_sigmoid_badinit"):
+        paths[name] = tmp_path / f"{name}.json"
+        run_cli("inspect", str(samples / f"{name}.onnx"), "-n", "32", "-b", "16", "-q",
+                "-f", "json", "-o", str(paths[name]))
+    good, bad = (json.loads(paths[n].read_text()) for n in paths)
+    r = run_cli("diff", str(paths["mlp_sigmoid_xavier"]), str(paths["mlp_sigmoid_badinit"]),
+                "-f", "json")
+    assert r.exit_code == 1, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["regressions"] == [s["name"] for s in bad["sites"]]
+    for site, a, b in zip(doc["sites"], good["sites"], bad["sites"]):
+        assert site["change"]["share"] == pytest.approx(
+            b["saturation"]["fraction"] - a["saturation"]["fraction"])
+        assert site["after"]["std"] == b["stats"]["std"]
+        assert {f["code"] for f in site["new_findings"]} == \
+            {f["code"] for f in b["findings"]} - {f["code"] for f in a["findings"]}
+    back = run_cli("diff", str(paths["mlp_sigmoid_badinit"]), str(paths["mlp_sigmoid_xavier"]))
+    assert back.exit_code == 0 and "no site worsened" in back.stdout
