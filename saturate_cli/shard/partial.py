@@ -20,7 +20,7 @@ import numpy as np
 from saturate_cli import __version__
 from saturate_cli.settings import Settings, Thresholds
 from saturate_cli.shard.select import Shard
-from saturate_cli.shard.state import PartialError, decode_stats, encode_stats
+from saturate_cli.shard.state import EMPTY_HISTOGRAM, PartialError, decode_stats, encode_stats
 from saturate_cli.stats.site_stats import SiteStats, cap_rows
 from saturate_cli.types import InputSpec, NotCovered, Producer, Site
 
@@ -65,9 +65,10 @@ class Partial:
 
 
 def order_dependent(s: SiteStats, rows: Optional[np.ndarray]) -> SiteStats:
-    """The fields of one batch whose fold depends on the order (and the emptiness test)."""
+    """The fields of one batch whose fold depends on the order (and the emptiness test); no
+    histogram of its own (one shared empty one: a partial holds one state per batch)."""
     return SiteStats(count=s.count, rows=s.rows, finite=s.finite, mean=s.mean, m2=s.m2,
-                     unit_sum=s.unit_sum, row_sample=rows)
+                     unit_sum=s.unit_sum, row_sample=rows, histogram=EMPTY_HISTOGRAM)
 
 
 class Recorder:

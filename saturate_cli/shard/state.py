@@ -24,8 +24,8 @@ _ARRAYS = ("unit_saturated", "row_sample", "unit_sum")
 _FLOATS = ("mean", "m2", "min", "max")
 
 
-_EMPTY = np.zeros(hist.BINS, np.int64)  # shared by every empty histogram read back: read-only
-_EMPTY.flags.writeable = False
+EMPTY_HISTOGRAM = np.zeros(hist.BINS, np.int64)  # shared by every empty histogram: read-only
+EMPTY_HISTOGRAM.flags.writeable = False
 
 
 class PartialError(SaturateError):
@@ -113,7 +113,7 @@ def decode_stats(d: dict) -> SiteStats:
 
 def _histogram(bins: list, counts: list) -> np.ndarray:
     if not bins:
-        return _EMPTY
+        return EMPTY_HISTOGRAM
     index = np.asarray(bins, np.int64)
     if index.min() < 0 or index.max() >= hist.BINS or len(index) != len(counts):
         raise PartialError("histogram bins off the grid")
