@@ -4,15 +4,16 @@
 
 Step time (forward, backward, SGD step) of a plain loop against the same loop with
 `watch(model, every=k)` for k = 1, 10, 50, on a ResNet-18-shaped CNN (benchmarks/models.py,
-64x64 images, batch 8) and a small transformer encoder (2 layers, d=128, 4 heads, GELU,
-sequence 64, batch 8). Each round runs every variant for the same steps, variants
-interleaved; every step is timed. A variant's step time is that of one period of k steps
-from medians (the recorded step's and the off-steps'), so other processes' bursts on a shared
-machine stay out; the overhead is its ratio to the plain step's median. `off_step`: an
+32x32 images, batch 4) and a small transformer encoder (2 layers, d=128, 4 heads, GELU,
+sequence 32, batch 4), on one thread (steadier on a shared machine). Each round runs every
+variant for the same steps, interleaved in a rotating order; every step is timed. A
+variant's step time is that of one period of k steps from medians (the recorded step's and
+the off-steps'), so other processes' bursts on a shared machine stay out; the overhead is
+its ratio to the plain step's median. `off_step`: an
 off-step against a plain step (the cost of the monitor between records).
 Then memory: a small MLP trained --memory-steps steps with every=10 and a JSON-lines log;
 the process's resident memory at 10% of the run and at its end (flat: no growth with steps).
-Default about 4 minutes on 2 cores; --quick about 1 minute.
+Default about 4 minutes on an idle 2-core machine; --quick about 1 minute.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import models  # noqa: E402  (benchmarks/models.py)
 import torch  # noqa: E402
 
-import models  # noqa: E402  (benchmarks/models.py)
 from saturate_cli.over_time.watch import watch  # noqa: E402
 
 EVERY = (1, 10, 50)
@@ -45,9 +46,9 @@ def transformer():
 
 
 CASES = {
-    "resnet18 (64x64, batch 8)": (lambda: models.build_torch("resnet18"),
-                                  lambda: torch.randn(8, 3, 64, 64)),
-    "transformer (2x128, seq 64, batch 8)": (transformer, lambda: torch.randn(8, 64, 32)),
+    "resnet18 (32x32, batch 4)": (lambda: models.build_torch("resnet18"),
+                                  lambda: torch.randn(4, 3, 32, 32)),
+    "transformer (2x128, seq 32, batch 4)": (transformer, lambda: torch.randn(4, 32, 32)),
 }
 
 
@@ -91,8 +92,9 @@ def overhead(steps: int, rounds: int) -> list[dict]:
         model, x = build().train(), data()
         _loop(model, x, 3)  # warm up
         times: dict = {k: [] for k in (None, *EVERY)}
-        for _ in range(rounds):
-            for every in times:
+        order = list(times)
+        for r in range(rounds):  # the order rotates: no variant always runs first
+            for every in order[r % len(order):] + order[:r % len(order)]:
                 times[every].append(_loop(model, x, steps, every))
         plain = statistics.median(t for run in times[None] for t in run)
         row = {"model": name, "plain_ms": 1e3 * plain}
@@ -151,10 +153,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--memory-steps", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     steps = args.steps or (50 if args.quick else 100)
     rounds = args.rounds or (3 if args.quick else 5)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {steps} steps x "
           f"{rounds} rounds per variant", flush=True)
     overhead(steps, rounds)
