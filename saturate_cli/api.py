@@ -69,6 +69,18 @@ def inspect(model: Any, calibration: Any = None, *, settings: Optional[Settings]
 
     settings = settings_for(settings, **options)
     paths = _paths(calibration)
+    if settings.shard is not None:
+        raise UsageError("shard: a shard's result is a partial state, not a Report; run "
+                         "`saturate inspect --shard K/N` and `saturate merge` (README, Beyond "
+                         "one machine)")
+    if settings.workers or settings.scheduler:
+        if not isinstance(model, (str, PathLike)) or (calibration is not None and paths is None):
+            raise UsageError("workers/scheduler: Dask workers load the model and the data "
+                             "themselves: give both as paths")
+        from saturate_cli.shard.dask_engine import inspect_on_dask
+
+        return inspect_on_dask(str(model), replace(settings, calibration=paths or
+                                                   settings.calibration))
     if calibration is None or paths is not None:
         settings = replace(settings, calibration=paths or settings.calibration)
         if isinstance(model, (str, PathLike)):

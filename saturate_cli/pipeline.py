@@ -92,7 +92,7 @@ def _fitting_batches(handle, settings: Settings, batch_given: bool,
     chosen, notes = settings.batch_size, []
     while True:
         batches, info = make_batches(handle.inputs, settings, data,
-                                     getattr(handle, "tokenizer", None))
+                                     handle.tokenizer)
         first = next(batches, None)
         need = None if first is None else handle.estimate_peak(
             {k: tuple(np.shape(v)) for k, v in first.items()})

@@ -105,3 +105,10 @@ def test_a_generator_is_read_once_even_when_the_batch_is_halved(monkeypatch):
     assert any("lowered from 64 to 16" in n for n in report.notes)
     truth = _pre_activation(x)
     assert report.site("/sigmoid1/Sigmoid").stats["mean"] == pytest.approx(truth.mean())
+
+
+def test_engine_options_are_honoured_or_refused():
+    with pytest.raises(sat.SaturateError, match="partial state"):
+        sat.inspect(MLP, shard=(0, 2))
+    with pytest.raises(sat.SaturateError, match="give both as paths"):
+        sat.inspect(onnx.load(str(MLP)), workers=2)

@@ -13,7 +13,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from saturate_cli.calibration import make_batches
 from saturate_cli.calibration.text import read_texts
-from saturate_cli.model.torch.hf_mask import kept_unit_axis, strip, token_wise
+from saturate_cli.model.mask import kept_unit_axis, strip, token_wise
 from saturate_cli.errors import CalibrationError, UsageError
 from saturate_cli.settings import Settings
 from saturate_cli.types import VALID_POSITIONS, InputSpec

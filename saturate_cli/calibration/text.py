@@ -4,7 +4,7 @@
 sample under `--text-field`). Samples stream in batches of --batch-size; each batch is padded to
 its longest sample, truncated to --max-length (and to the model's own limit), and given only the
 inputs the model takes (input_ids, attention_mask, token_type_ids ...). Each batch also carries
-the validity mask (types.VALID_POSITIONS; model/torch/hf_mask.py) so padded positions stay out of token-wise statistics; the
+the validity mask (types.VALID_POSITIONS; model/mask.py) so padded positions stay out of token-wise statistics; the
 report's calibration notes say how many were left out.
 """
 

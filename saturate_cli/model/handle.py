@@ -20,6 +20,7 @@ class ModelHandle(Protocol):
     not_covered: list[NotCovered]
     notes: list[str]  # what the report should say about how the model was measured
     sha256: Optional[str]  # of the model file as loaded (None for a factory or in memory)
+    tokenizer: Optional[object]  # a checkpoint folder's own tokenizer, for --text (else None)
 
     @property
     def has_branches(self) -> bool:

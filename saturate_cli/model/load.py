@@ -25,8 +25,18 @@ def load_model(target: str, settings: Settings, peek: Optional[Peek] = None):
     """A ModelHandle for the target; the format is detected from the content. `peek` gives the
     first calibration record to loaders whose input specs yield to the data (PyTorch)."""
     handle = _load(target, settings, peek)
-    handle.sha256 = sha256_of(target)  # of the file as it was read (None for a factory)
+    handle.sha256 = sha256_of(_weights_file(Path(target)))  # None for a factory
     return handle
+
+
+_FOLDER_MODELS = ("model.onnx", "model.safetensors", "pytorch_model.bin")
+
+
+def _weights_file(path: Path) -> Path:
+    """The file a model's identity is hashed from: itself, or a checkpoint folder's model."""
+    if path.is_dir():
+        return next((path / n for n in _FOLDER_MODELS if (path / n).is_file()), path)
+    return path
 
 
 def load_object(obj, settings: Settings, peek: Optional[Peek] = None):

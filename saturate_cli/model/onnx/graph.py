@@ -9,6 +9,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+_CACHED_SIZE = 4096  # constants up to this many values stay decoded (shapes, scalars, slopes)
+
 
 # ops that only move a tensor's values: a constant through them is still that constant
 VALUE_MOVES = ("Identity", "Cast", "Transpose", "Reshape", "Unsqueeze", "Squeeze")
@@ -44,7 +46,8 @@ class GraphView:
         if tensor in self._const_cache:
             return self._const_cache[tensor]
         value = self._constant(tensor, depth=0)
-        self._const_cache[tensor] = value
+        if value is None or value.size <= _CACHED_SIZE:  # weights are decoded again when asked:
+            self._const_cache[tensor] = value  # a cache of them would double the model's memory
         return value
 
     def _constant(self, tensor: str, depth: int) -> Optional[np.ndarray]:

@@ -17,7 +17,7 @@ from saturate_cli.model.onnx.analysis import analyse, input_specs, site_of
 from saturate_cli.model.onnx.branches import measurable_ifs, read_conditions, specialise
 from saturate_cli.model.onnx.engine import PLAIN
 from saturate_cli.model.onnx.graph import GraphView
-from saturate_cli.model.torch.hf_mask import strip
+from saturate_cli.model.mask import strip
 from saturate_cli.model.onnx.load import read_model
 from saturate_cli.model.onnx.measure import GRAPH_STATS_OPSET, Observed, Plan
 from saturate_cli.model.onnx.measurers import Measure, exposed_measurer, graph_measurer
@@ -37,6 +37,7 @@ class OnnxModel:
                  providers: Optional[list[str]] = None, model: Optional[onnx.ModelProto] = None):
         self.path = str(path)
         self.sha256: Optional[str] = None
+        self.tokenizer = None  # an Optimum folder's (onnx/optimum.py)
         self.notes: list[str] = []
         self.model = model if model is not None else read_model(path, memory_budget, self.notes)
         self._budget = memory_budget
@@ -106,7 +107,7 @@ class OnnxModel:
                                   "tensors")
 
     def measure(self, batch: Batch) -> dict[str, SiteStats]:
-        """One batch's statistics per site. A text batch with padding (model/torch/hf_mask.py) is
+        """One batch's statistics per site. A text batch with padding (model/mask.py) is
         measured from the exposed site inputs, token-wise sites on its valid positions."""
         batch, valid = strip(batch)
         if valid is None or valid.all():

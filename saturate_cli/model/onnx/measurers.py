@@ -18,7 +18,7 @@ from saturate_cli.model.onnx.instrument import instrumented
 from saturate_cli.model.onnx.measure import Observed, Plan, array_batch, exposed_names, \
     graph_batch
 from saturate_cli.model.onnx.runner import Runner
-from saturate_cli.model.torch.hf_mask import kept_unit_axis, token_wise
+from saturate_cli.model.mask import kept_unit_axis, token_wise
 from saturate_cli.stats.site_stats import SiteStats
 from saturate_cli.types import Batch
 
@@ -35,7 +35,7 @@ def graph_measurer(runner: Runner, model: onnx.ModelProto, plans: list[Plan], ty
     plan_tuples = [(p.site, p.low, p.high) for p in plans]
     with instrumented(model, plan_tuples, types, opset, softmax_tau, tau) as (graph, outputs):
         staged = runner.stage(graph, consume=consume)
-    del graph
+    del graph, model  # the protobuf's memory goes only once no name holds it
     with staged:
         if staged.consumed:  # Python's copy of the weights goes before onnxruntime loads
             release()  # its own (BERT-size peak -130 MB)
@@ -83,7 +83,7 @@ def exposed_measurer(runner: Runner, model: onnx.ModelProto, plans: list[Plan], 
 
 def _valid_only(raw: dict, plan: Plan, valid) -> tuple[dict, Plan]:
     """A token-wise site's input at the valid positions only (text batches with padding:
-    model/torch/hf_mask.py), its units then on the last of two axes."""
+    model/mask.py), its units then on the last of two axes."""
     site, x = plan.site, raw.get(plan.site.input)
     if valid is None or x is None or not token_wise(np.shape(x), np.shape(valid),
                                                     site.unit_axis, site.softmax_axes is not None):

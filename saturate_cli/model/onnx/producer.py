@@ -69,7 +69,7 @@ def find_producer(g: GraphView, tensor: str) -> Optional[Producer]:
             found = replace(found, norm_scale=gamma_beta[0], norm_bias=gamma_beta[1])
             return replace(found, shared_with=_shared(g, found, chain))
         if op in ("Add", "Sub") and len(node.input) == 2:
-            consts = [i for i in node.input if g.constant(i) is not None]
+            consts = [i for i in node.input if i in g.initializers or g.constant(i) is not None]
             if len(consts) != 1:
                 return None
             bias = bias or g.origin(consts[0])  # the parameter, not its reshaped copy

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from saturate_cli.activations import TailBook
-from saturate_cli.model.torch.hf_mask import kept_unit_axis, strip, token_wise
+from saturate_cli.model.mask import kept_unit_axis, strip, token_wise
 from saturate_cli.errors import CalibrationError, first_line
 from saturate_cli.model.torch.producer import make_site
 from saturate_cli.model.torch.reduce import Plan, batch_stats, plan_for
@@ -44,6 +44,7 @@ class TorchModel:
         self.path, self.format, self.runner, self.inputs = path, fmt, runner, inputs
         self.device, self.keywords = device, keywords  # inputs passed by name
         self.sha256 = sha256
+        self.tokenizer = None  # a Hugging Face checkpoint's (torch/hf.py)
         self.sites: list[Site] = []
         self.notes: list[str] = []
         self._by_name: dict[str, Site] = {}
@@ -100,7 +101,7 @@ class TorchModel:
 
     def measure(self, batch: Batch) -> dict[str, SiteStats]:
         """One forward pass; each site's on-device reductions of this batch (token-wise sites
-        on the valid positions only, where a text batch marks padding: hf_mask.py)."""
+        on the valid positions only, where a text batch marks padding: model/mask.py)."""
         out: dict[str, SiteStats] = {}
         batch, valid = strip(batch)
         valid = None if valid is None or valid.all() else torch.from_numpy(valid).to(self.device)
