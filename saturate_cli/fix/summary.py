@@ -22,7 +22,7 @@ def not_attempted(run: FixRun, max_steps: int) -> list[dict]:
             continue
         kinds = sorted({t["kind"] for f in flagged for t in f.suggestions})
         reason = f"the step limit (--max-steps {max_steps}) was reached" if full else \
-            f"no remedy this run applies (suggested: {', '.join(kinds) or 'none'})"
+            f"no automatic remedy (suggested: {', '.join(kinds) or 'none'})"
         out.append({"site": site.name, "codes": sorted({f.code for f in flagged}),
                     "reason": reason})
     return out
