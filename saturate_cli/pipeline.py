@@ -81,8 +81,21 @@ def inspect_handle(handle, target: str, settings: Settings,
     if recorder is not None:
         recorder.partial = recorder.document(handle, settings, info.to_dict(),
                                              tuple(handle.notes) + tuple(notes), measured)
-    report = build_report(handle, stats, settings, info.to_dict(),
-                          tuple(handle.notes) + tuple(notes), book)
+    return _report(handle, stats, settings, info.to_dict(), tuple(handle.notes) + tuple(notes),
+                   book)
+
+
+def inspect_batches(handle, settings: Settings, batches, calibration: dict) -> Report:
+    """The report of an already loaded model on exactly these batches (as given: no memory
+    fitting, no progress), with `calibration` as its record of them."""
+    book = TailBook(settings.tau)
+    stats = run_batches(handle, batches, book, settings.softmax_tau).stats
+    return _report(handle, stats, settings, calibration, tuple(handle.notes), book)
+
+
+def _report(handle, stats: dict, settings: Settings, calibration: dict, notes: tuple,
+            book: TailBook) -> Report:
+    report = build_report(handle, stats, settings, calibration, notes, book)
     return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)
 
 

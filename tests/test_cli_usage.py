@@ -81,10 +81,21 @@ def test_fix_reports_the_step_limit(tmp_path):
 
 
 def test_fix_reports_findings_without_remedy(tmp_path):
-    result = run_cli("fix", str(SAMPLES / "softmax_hot.onnx"), "-o", str(tmp_path / "f.onnx"),
-                     "-n", "32")
+    """A ReLU whose input is a constant offset of the data has no producer to fix."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 8])
+    shift = helper.make_tensor("shift", TensorProto.FLOAT, [8], [-50.0] * 8)
+    graph = helper.make_graph([helper.make_node("Add", ["x", "shift"], ["a"]),
+                               helper.make_node("Relu", ["a"], ["y"], name="r")],
+                              "g", [x], [y], [shift])
+    path = tmp_path / "dead.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    result = run_cli("fix", str(path), "-o", str(tmp_path / "f.onnx"), "-n", "32")
     assert result.exit_code == 1
-    assert "SAT201 not fixed: no automatic remedy" in result.stdout
+    assert "r: SAT101 not fixed: no automatic remedy" in result.stdout
     assert "1 error," in result.stdout  # not "1 errors"
 
 

@@ -67,12 +67,6 @@ def _split_rows(batch: dict, share: float) -> tuple[list, list]:
 
 def measure(handle, target: str, settings, batches: list, calibration: dict) -> Report:
     """The report of the handle on exactly these batches (rule policy applied)."""
-    from saturate_cli.activations import TailBook
-    from saturate_cli.batch_loop import run_batches
-    from saturate_cli.policy import apply_rule_policy
-    from saturate_cli.report.build import build_report
+    from saturate_cli.pipeline import inspect_batches
 
-    book = TailBook(settings.tau)
-    stats = run_batches(handle, batches, book, settings.softmax_tau).stats
-    report = build_report(handle, stats, settings, calibration, tuple(handle.notes), book)
-    return apply_rule_policy(report, settings.select, settings.ignore, settings.per_site_ignores)
+    return inspect_batches(handle, settings, batches, calibration)
