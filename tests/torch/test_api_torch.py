@@ -85,3 +85,17 @@ def test_dict_batches_bind_by_name():
 def test_a_model_failing_on_the_data_is_a_saturate_error():
     with pytest.raises(sat.SaturateError, match="the model failed on inputs of shapes"):
         sat.inspect(_net(), calibration=np.zeros((4, 7), np.float32))
+
+
+def test_a_norm_module_between_layer_and_activation_names_its_gamma_and_beta():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8),
+                              torch.nn.ReLU()).eval()
+    with torch.no_grad():
+        net[1].bias.fill_(-50.0)  # every unit dead: the remedy shifts the norm's beta
+    report = sat.inspect(net, calibration=torch.randn(32, 4))
+    producer = report.sites[0].producer
+    assert (producer["norm"], producer["norm_scale"], producer["norm_bias"]) == \
+        ("1", "1.weight", "1.bias")
+    targets = {t.get("target") for f in report.findings for t in f.suggestions}
+    assert "1.bias" in targets

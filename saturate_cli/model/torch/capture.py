@@ -135,8 +135,12 @@ class _Pass:
         elif base in NORMS:
             norm = next((params[id(a)] for a in list(args) + list(kwargs.values())
                          if id(a) in params), None)
+            owned = {k: f"{norm[1]}.{k}" if norm[1] else k  # the norm's gamma and beta
+                     for k, v in norm[2]._parameters.items() if v is not None} if norm else {}
             self.remember(out, replace(source, norm=norm[1] if norm else base,
-                                       norm_op=type(norm[2]).__name__ if norm else base))
+                                       norm_op=type(norm[2]).__name__ if norm else base,
+                                       norm_scale=owned.get("weight"),
+                                       norm_bias=owned.get("bias")))
         elif base in _BIAS_ADDS and len(args) > 1 and id(args[1]) in params:
             self.remember(out, replace(source, bias=source.bias or params[id(args[1])][0]))
 
