@@ -41,8 +41,19 @@ class SiteDrift:
     since: Optional[str] = None  # the first point where the site is flagged
     remedy: Optional[str] = None
 
+    @property
+    def summary(self) -> str:
+        """The verdict in words ('' when the share did not grow)."""
+        if not self.grew:
+            return ""
+        what = {"shift": "input moved (shift)", "scale": "input widened (scale)",
+                "shift+scale": "input moved and widened (shift+scale)"}.get(self.kind, "grew")
+        origin = {True: "own layer changed", False: f"inherited from {self.upstream}",
+                  None: "layer change unknown"}[self.own]
+        return f"{what}; {origin}"
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(asdict(self), summary=self.summary)
 
 
 def _stat(site: Optional[dict], key: str) -> Optional[float]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from saturate_cli.over_time.drift import SiteDrift
 from saturate_cli.over_time.trend import Trend
 
 _BARS = "▁▂▃▄▅▆▇█"
@@ -27,31 +26,17 @@ def _num(v) -> str:
     return "-" if v is None else f"{v:.3g}"
 
 
-def drift_words(d: SiteDrift) -> str:
-    if not d.grew:
-        return ""
-    what = {"shift": "input moved (shift)", "scale": "input widened (scale)",
-            "shift+scale": "input moved and widened (shift+scale)"}.get(d.kind, "grew")
-    origin = {True: "own layer changed", False: f"inherited from {d.upstream}",
-              None: "layer change unknown"}[d.own]
-    return f"{what}; {origin}"
-
-
 def _onset_line(t: Trend) -> str:
     d = t.onset
     if d is None:
         return ("no site's saturation grew into a finding on its own"
                 if not t.drifted else
                 f"{len(t.drifted)} site(s) grew into findings, none through its own layer")
-    moved = f"mean moved {d.shift:.2g} std, std x{_ratio(d):.3g}" if d.shift is not None else ""
+    std = next(s["std"] for s in t.series if s["site"] == d.site)
+    moved = (f"mean moved {d.shift:.2g} std, std {_num(std[0])} → {_num(std[-1])}"
+             if d.shift is not None else "")
     since = f" (flagged since {d.since})" if d.since else ""
-    return f"drift starts at {d.site}{since}: {drift_words(d)}; {moved}. Remedy: {d.remedy}"
-
-
-def _ratio(d: SiteDrift) -> float:
-    import math
-
-    return math.exp(d.scale) if d.scale is not None else float("nan")
+    return f"drift starts at {d.site}{since}: {d.summary}; {moved}. Remedy: {d.remedy}"
 
 
 def render_text(t: Trend) -> str:
@@ -62,7 +47,7 @@ def render_text(t: Trend) -> str:
         rows.append([s["site"], s["kind"] or "-", sparkline(share, 1.0),
                      f"{_pct(share[0])} → {_pct(share[-1])}",
                      f"{_num(gain[0])} → {_num(gain[-1])}", f"{_num(std[0])} → {_num(std[-1])}",
-                     _pct(change[-1]) if change[-1] is not None else "-", drift_words(d)])
+                     _pct(change[-1]) if change[-1] is not None else "-", d.summary])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = [f"trend over {len(t.labels)} {'records' if t.source == 'log' else 'checkpoints'}: "
              f"{t.labels[0]} → {t.labels[-1]}"]

@@ -1,14 +1,13 @@
 """The trend as one offline HTML page: per site, a heat map of its input histogram over the
 checkpoints (value bins x checkpoints, log counts, the saturated tails marked) and the series
 of saturated share and mean gain. Inline SVG (render/svg.py) and CSS, no script. The figures
-come from over_time/ (heatmap.py, drift.py); this module only lays them out."""
+come from over_time/ (heatmap.py, drift.py: a layer above, handed in, never imported);
+this module only lays them out."""
 
 from __future__ import annotations
 
 from html import escape
 
-from saturate_cli.over_time.trend import Trend
-from saturate_cli.over_time.trend_text import drift_words
 from saturate_cli.render.html import page
 from saturate_cli.render.svg import Scale, line, polyline, rect, svg, text
 
@@ -107,7 +106,7 @@ def series_svg(series: dict, labels: tuple, name: str) -> str:
 
 
 def _site_html(series: dict, drift, heat, labels) -> str:
-    words = drift_words(drift)
+    words = drift.summary
     cls = " sev-error" if series["flagged"] and drift.grew else ""
     share = series["share"]
     meta = (f"{escape(series['kind'] or '-')} · producer {escape(series['producer'] or '-')} · "
@@ -120,10 +119,11 @@ def _site_html(series: dict, drift, heat, labels) -> str:
             f'{remedy}{pics}</article>')
 
 
-def render(trend: Trend) -> str:
+def render(trend) -> str:
+    """The page of an over_time.trend.Trend (read, never computed on)."""
     d = trend.onset
     head = (f'<div class="onset"><b>Drift starts at {escape(d.site)}</b>: '
-            f"{escape(drift_words(d))}. {escape(d.remedy or '')}</div>" if d else
+            f"{escape(d.summary)}. {escape(d.remedy or '')}</div>" if d else
             "<p>No site's saturation grew into a finding on its own.</p>")
     notes = "".join(f"<p class=\"meta\">note: {escape(n)}</p>" for n in trend.notes)
     points = (f"<p>{len(trend.labels)} {'records' if trend.source == 'log' else 'checkpoints'}"
