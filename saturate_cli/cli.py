@@ -18,13 +18,8 @@ from saturate_cli.cli_guard import fail, guarded
 from saturate_cli.cli_settings import configure, given_options
 from saturate_cli.cli_io import emit, progress, say, write_atomic
 from saturate_cli.cli_options import (
-    DEFAULTS, BatchSizeOpt, CalibrationOpt, ConfigOpt, DebugOpt, DeviceOpt, ExitZeroOpt,
-    FactoryArgOpt, FailOn, FailOnOpt, Format, FormatOpt, IgnoreOpt, InputShapeOpt, IntRangeOpt,
-    LayoutOpt, MaskPaddingOpt, MeanOpt, MemoryBudgetOpt, OutputOpt, QuietOpt, SamplesOpt,
-    SeedOpt, SelectOpt, SoftmaxTauOpt, StdOpt, Synthetic, SyntheticOpt, TauOpt, ThreadsOpt,
-    TrustPickleOpt, VerboseOpt, WeightsOpt)
-from saturate_cli.cli_options import SchedulerOpt, ShardOpt, WorkersOpt
-from saturate_cli.cli_options import AttnOpt, MaxLengthOpt, TextFieldOpt, TextOpt
+    DATA, ENGINE, INPUTS, MEASURE, PYTORCH, RULES, RUN, ExitZeroOpt, FailOn, FailOnOpt, Format,
+    FormatOpt, OutputOpt, takes)
 
 app = typer.Typer(
     name="saturate",
@@ -51,6 +46,7 @@ def _root(
 
 
 @app.command()
+@takes(DATA, INPUTS, MEASURE, PYTORCH, ENGINE, RULES, RUN)
 def inspect(
     ctx: typer.Context,
     models: Annotated[List[str], typer.Argument(
@@ -60,36 +56,6 @@ def inspect(
     output: OutputOpt = None,
     fail_on: FailOnOpt = FailOn.error,
     exit_zero: ExitZeroOpt = False,
-    calibration: CalibrationOpt = None,
-    synthetic: SyntheticOpt = Synthetic.normal,
-    input_shape: InputShapeOpt = None,
-    samples: SamplesOpt = DEFAULTS.samples,
-    batch_size: BatchSizeOpt = DEFAULTS.batch_size,
-    seed: SeedOpt = DEFAULTS.seed,
-    int_range: IntRangeOpt = None,
-    mask_padding: MaskPaddingOpt = False,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
-    layout: LayoutOpt = None,
-    text: TextOpt = None,
-    text_field: TextFieldOpt = None,
-    max_length: MaxLengthOpt = None,
-    attn: AttnOpt = None,
-    tau: TauOpt = DEFAULTS.tau,
-    softmax_tau: SoftmaxTauOpt = DEFAULTS.softmax_tau,
-    threads: ThreadsOpt = 0,
-    device: DeviceOpt = None,
-    memory_budget: MemoryBudgetOpt = None,
-    trust_pickle: TrustPickleOpt = False,
-    weights: WeightsOpt = None,
-    factory_arg: FactoryArgOpt = None,
-    shard: ShardOpt = None,
-    workers: WorkersOpt = 0,
-    scheduler: SchedulerOpt = None,
-    quiet: QuietOpt = False,
-    select: SelectOpt = None,
-    ignore: IgnoreOpt = None,
-    config: ConfigOpt = None,
     baseline: Annotated[Optional[str], typer.Option(
         "--baseline", help="A previous --format json report: its findings are suppressed; only "
                            "new or worse ones count.", show_default=False)] = None,
@@ -99,12 +65,11 @@ def inspect(
         "--step-summary", help="Also append a markdown summary to this file (e.g. "
                                "$GITHUB_STEP_SUMMARY).", dir_okay=False,
         show_default=False)] = None,
-    verbose: VerboseOpt = False,
-    debug: DebugOpt = False,
+    **options,
 ) -> None:
     """Measure the inputs of every activation on calibration data and flag saturation."""
-    guarded(lambda: _inspect(ctx.params, configure(ctx, verbose),
-                             "batch_size" in given_options(ctx)), debug)
+    guarded(lambda: _inspect(ctx.params, configure(ctx, options["verbose"]),
+                             "batch_size" in given_options(ctx)), options["debug"])
 
 
 def _inspect(params: dict, run, batch_given: bool = False) -> int:

@@ -8,34 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from saturate_cli.cli_guard import guarded
-from saturate_cli.cli_options import (
-    DEFAULTS,
-    BatchSizeOpt,
-    CalibrationOpt,
-    ConfigOpt,
-    DebugOpt,
-    DeviceOpt,
-    FactoryArgOpt,
-    Format,
-    FormatOpt,
-    IgnoreOpt,
-    InputShapeOpt,
-    MemoryBudgetOpt,
-    QuietOpt,
-    SamplesOpt,
-    SeedOpt,
-    SelectOpt,
-    SoftmaxTauOpt,
-    Synthetic,
-    SyntheticOpt,
-    TauOpt,
-    ThreadsOpt,
-    TrustPickleOpt,
-    VerboseOpt,
-    WeightsOpt,
-)
+from saturate_cli.cli_options import DATA, MEASURE, PYTORCH, RULES, RUN, Format, FormatOpt, takes
 
 
+@takes(DATA, MEASURE, PYTORCH, RULES, RUN)
 def fix(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(
@@ -67,26 +43,7 @@ def fix(
         show_default=False)] = None,
     format: FormatOpt = Format.text,
     json_alias: Annotated[bool, typer.Option("--json", hidden=True)] = False,
-    calibration: CalibrationOpt = None,
-    synthetic: SyntheticOpt = Synthetic.normal,
-    input_shape: InputShapeOpt = None,
-    samples: SamplesOpt = DEFAULTS.samples,
-    batch_size: BatchSizeOpt = DEFAULTS.batch_size,
-    seed: SeedOpt = DEFAULTS.seed,
-    tau: TauOpt = DEFAULTS.tau,
-    softmax_tau: SoftmaxTauOpt = DEFAULTS.softmax_tau,
-    threads: ThreadsOpt = 0,
-    device: DeviceOpt = None,
-    memory_budget: MemoryBudgetOpt = None,
-    trust_pickle: TrustPickleOpt = False,
-    weights: WeightsOpt = None,
-    factory_arg: FactoryArgOpt = None,
-    quiet: QuietOpt = False,
-    select: SelectOpt = None,
-    ignore: IgnoreOpt = None,
-    config: ConfigOpt = None,
-    verbose: VerboseOpt = False,
-    debug: DebugOpt = False,
+    **options,
 ) -> None:
     """Apply the remedies site by site (re-measuring after each), then prove the result.
 
@@ -97,7 +54,8 @@ def fix(
     """
     from saturate_cli.cli_settings import configure, given_options
 
-    guarded(lambda: _fix(ctx.params, configure(ctx, verbose), given_options(ctx)), debug)
+    guarded(lambda: _fix(ctx.params, configure(ctx, options["verbose"]), given_options(ctx)),
+            options["debug"])
 
 
 def _fix(params: dict, run, given: set) -> int:

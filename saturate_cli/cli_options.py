@@ -136,4 +136,44 @@ SchedulerOpt = Annotated[Optional[str], typer.Option(
     "--scheduler", help="Run the shards on the Dask cluster at this address, one shard per "
                         "worker (needs saturate-cli[dask]).", show_default=False)]
 
-__all__ = ["DEFAULTS", "FailOn", "Format", "Synthetic"]
+# Option groups: (parameter name, option type, default). A command takes whole groups with
+# @takes(...), so each option is declared once for every command that runs a model.
+DATA = (("calibration", CalibrationOpt, None), ("synthetic", SyntheticOpt, Synthetic.normal),
+        ("input_shape", InputShapeOpt, None), ("samples", SamplesOpt, DEFAULTS.samples),
+        ("batch_size", BatchSizeOpt, DEFAULTS.batch_size), ("seed", SeedOpt, DEFAULTS.seed))
+INPUTS = (("int_range", IntRangeOpt, None), ("mask_padding", MaskPaddingOpt, False),
+          ("mean", MeanOpt, None), ("std", StdOpt, None), ("layout", LayoutOpt, None),
+          ("text", TextOpt, None), ("text_field", TextFieldOpt, None),
+          ("max_length", MaxLengthOpt, None), ("attn", AttnOpt, None))
+MEASURE = (("tau", TauOpt, DEFAULTS.tau), ("softmax_tau", SoftmaxTauOpt, DEFAULTS.softmax_tau),
+           ("threads", ThreadsOpt, 0), ("device", DeviceOpt, None),
+           ("memory_budget", MemoryBudgetOpt, None))
+PYTORCH = (("trust_pickle", TrustPickleOpt, False), ("weights", WeightsOpt, None),
+           ("factory_arg", FactoryArgOpt, None))
+ENGINE = (("shard", ShardOpt, None), ("workers", WorkersOpt, 0),
+          ("scheduler", SchedulerOpt, None))
+RULES = (("select", SelectOpt, None), ("ignore", IgnoreOpt, None))
+RUN = (("quiet", QuietOpt, False), ("config", ConfigOpt, None), ("verbose", VerboseOpt, False),
+       ("debug", DebugOpt, False))
+
+
+def takes(*groups):
+    """Add the groups' options to a command's signature (after its own parameters); the
+    command receives them in **options and, like every command, reads ctx.params."""
+    import inspect
+
+    def decorate(command):
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
+               if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        known = {p.name for p in own}
+        extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                   annotation=kind)
+                 for group in groups for name, kind, default in group if name not in known]
+        command.__signature__ = inspect.Signature(own + extra)
+        return command
+
+    return decorate
+
+
+__all__ = ["DATA", "DEFAULTS", "ENGINE", "INPUTS", "MEASURE", "PYTORCH", "RULES", "RUN",
+           "FailOn", "Format", "Synthetic", "takes"]
