@@ -9,6 +9,9 @@ __version__ = "0.1.0"
 
 _API = {
     "inspect": "saturate_cli.api",
+    "fix": "saturate_cli.api",
+    "watch": "saturate_cli.over_time.watch",
+    "Watch": "saturate_cli.over_time.watch",
     "settings_for": "saturate_cli.api",
     "Report": "saturate_cli.report.model",
     "Settings": "saturate_cli.settings",

@@ -118,4 +118,46 @@ def _inspect_object(model: Any, settings: Settings, data) -> Report:
             model.train(training)
 
 
-__all__ = ["Report", "SaturateError", "inspect", "settings_for"]
+def fix(model: Any, output: Any = None, calibration: Any = None, *, norm: Optional[str] = None,
+        recycle: bool = False, holdout: Optional[float] = None, max_steps: Optional[int] = None,
+        settings: Optional[Settings] = None, **options: Any):
+    """What `saturate fix` does: apply the remedies site by site, re-measuring after each,
+    then prove the result on held-out data. Returns the FixRun (`before`, `after`,
+    `before_held`, `after_held` reports, `plan`, `deviations`, `ok`); writes the fixed model
+    to `output` (atomically, in the input's form) when one is given.
+
+    `model` is a path (ONNX, .pt2, TorchScript, a pickled module with trust_pickle=True, or
+    `module:factory` with weights=...), `calibration` a path or list of paths (or None:
+    synthetic data); `norm` "normalize" or "preserve"; `recycle` re-draws dead units."""
+    from saturate_cli.remedies.backends import backend_for
+    from saturate_cli.remedies.loop import run_fix
+    from saturate_cli.remedies.options import NORM_MODES, FixOptions
+    from saturate_cli.pipeline import check_targets
+    from saturate_cli.settings import FIX
+
+    if not isinstance(model, (str, PathLike)):
+        raise UsageError("fix: give the model as a path (the fixed model is written in its "
+                         "form); in-memory models are inspected with sat.inspect")
+    paths = _paths(calibration)
+    if calibration is not None and paths is None:
+        raise UsageError("fix: give the calibration data as paths (held-out batches are "
+                         "re-read for the proof)")
+    if norm is not None and norm not in NORM_MODES:
+        raise UsageError(f"norm={norm!r}: choose {' or '.join(NORM_MODES)}")
+    settings = settings_for(settings, **options)
+    settings = replace(settings, calibration=paths or settings.calibration)
+    target = str(model)
+    check_targets(target, settings)
+    run_options = FixOptions(max_steps=max_steps or FIX.max_steps, norm=norm, recycle=recycle,
+                             holdout=FIX.holdout if holdout is None else holdout,
+                             seed=settings.seed)
+    backend = backend_for(target, settings, run_options)
+    run = run_fix(backend, settings, run_options)
+    if output is not None:
+        from saturate_cli.atomic import write_atomic
+
+        write_atomic(output, backend.payload(output))
+    return run
+
+
+__all__ = ["Report", "SaturateError", "fix", "inspect", "settings_for"]

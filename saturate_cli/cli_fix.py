@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from saturate_cli.cli_guard import guarded
+from saturate_cli.settings import FIX
 from saturate_cli.cli_options import DATA, MEASURE, PYTORCH, RULES, RUN, Format, FormatOpt, takes
 
 
@@ -35,9 +36,9 @@ def fix(
                           "outgoing weights (ReDo) instead of shifting the bias.")] = False,
     holdout: Annotated[float, typer.Option(
         "--holdout", min=0.0, max=0.9, help="Share of the calibration batches held out for the "
-                                            "proof.")] = 0.2,
+                                            "proof.")] = FIX.holdout,
     max_steps: Annotated[int, typer.Option(
-        "--max-steps", min=1, help="At most this many sites are changed.")] = 32,
+        "--max-steps", min=1, help="At most this many sites are changed.")] = FIX.max_steps,
     report: Annotated[Optional[Path], typer.Option(
         "--report", help="Also write an HTML page comparing before and after.", dir_okay=False,
         show_default=False)] = None,
@@ -61,17 +62,18 @@ def fix(
 def _fix(params: dict, run, given: set) -> int:
     from saturate_cli.cli_io import say, write_atomic
     from saturate_cli.cli_settings import settings_from
-    from saturate_cli.fix.render import print_run, write_json
-    from saturate_cli.fix.summary import summary_of
+    from saturate_cli.remedies.backends import backend_for
+    from saturate_cli.remedies.render import print_run, write_json
+    from saturate_cli.remedies.summary import summary_of
 
     fmt = _format(params, run, given)
     options = _options(params)
     settings = settings_from(params, run)
     source, destination = _destination(params, settings)
-    backend = _backend(params["model"], settings, options)
+    backend = backend_for(params["model"], settings, options)
     step = None if params["quiet"] else (
         lambda n, site, kind: say(f"fix: step {n}/{options.max_steps}: {kind} at {site}"))
-    from saturate_cli.fix.loop import run_fix
+    from saturate_cli.remedies.loop import run_fix
 
     result = run_fix(backend, settings, options, step)
     written = None
@@ -106,7 +108,7 @@ def _format(params: dict, run, given: set) -> str:
 
 def _options(params: dict):
     from saturate_cli.errors import UsageError
-    from saturate_cli.fix.options import NORM_MODES, FixOptions
+    from saturate_cli.remedies.options import NORM_MODES, FixOptions
 
     if params["norm"] is not None and params["norm"] not in NORM_MODES:
         raise UsageError(f"--norm {params['norm']}: choose {' or '.join(NORM_MODES)}")
@@ -137,18 +139,3 @@ def _destination(params: dict, settings) -> tuple[str, Path]:
         raise UsageError(f"{output}: refusing to overwrite the input model; choose another -o "
                          "or give --in-place")
     return model, output
-
-
-def _backend(target: str, settings, options):
-    """The ONNX or PyTorch backend for the loaded target (the format read from the content)."""
-    from saturate_cli.calibration.peek import record_peek
-    from saturate_cli.model.load import load_model
-
-    handle = load_model(target, settings, record_peek(settings))
-    if handle.format == "onnx":
-        from saturate_cli.fix.onnx_backend import OnnxBackend
-
-        return OnnxBackend(handle, settings, options)
-    from saturate_cli.fix.torch_backend import TorchBackend
-
-    return TorchBackend(handle, target, settings, options)

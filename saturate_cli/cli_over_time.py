@@ -8,12 +8,26 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from saturate_cli.cli_options import (DEFAULTS, BatchSizeOpt, CalibrationOpt, ConfigOpt,
-                                      DebugOpt, DeviceOpt, FactoryArgOpt, InputShapeOpt,
-                                      OutputOpt, QuietOpt, SamplesOpt, SeedOpt, TauOpt,
-                                      TrustPickleOpt, VerboseOpt)
+from saturate_cli.cli_options import (
+    DEFAULTS,
+    BatchSizeOpt,
+    CalibrationOpt,
+    ConfigOpt,
+    DebugOpt,
+    DeviceOpt,
+    FactoryArgOpt,
+    InputShapeOpt,
+    OutputOpt,
+    QuietOpt,
+    SamplesOpt,
+    SeedOpt,
+    TauOpt,
+    TrustPickleOpt,
+    VerboseOpt,
+)
+from saturate_cli.settings import OVER_TIME
 
-MAX_WORSENING = 0.05  # kept equal to over_time.diff.MAX_WORSENING (checked by a test)
+MAX_WORSENING = OVER_TIME.max_worsening
 
 
 class DiffFormat(str, Enum):
@@ -135,7 +149,7 @@ def _trend(params: dict, run, fmt: str) -> int:
 
 def _render(result, fmt: str) -> str:
     if fmt == "html":
-        from saturate_cli.render.trend_html import render
+        from saturate_cli.over_time.trend_html import render
 
         return render(result)
     from saturate_cli.over_time.trend_text import render_json, render_text

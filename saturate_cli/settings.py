@@ -46,6 +46,29 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class FixDefaults:
+    """What `saturate fix` changes at most and how it proves it."""
+
+    max_steps: int = 32  # at most this many sites are changed
+    holdout: float = 0.2  # share of the calibration batches kept back for the proof
+    tolerance: float = 1e-5  # function-preserving remedies: max |after - before| / max(1, |before|)
+    bn_epsilon: float = 1e-5  # the epsilon of an inserted BatchNorm / LayerNorm
+
+
+@dataclass(frozen=True)
+class OverTimeDefaults:
+    """When a change over training counts (`saturate diff`, `saturate trend`)."""
+
+    max_worsening: float = 0.05  # diff: a site's saturated share may grow this much (exit 1)
+    own_change: float = 0.05  # trend: a producer moved when ||P - P0|| / ||P0|| reached this
+    moved: float = 0.5  # trend: a site's input drifted (shift or scale score) at least this much
+
+
+FIX = FixDefaults()
+OVER_TIME = OverTimeDefaults()
+
+
+@dataclass(frozen=True)
 class Settings:
     """What one `saturate inspect` run uses; echoed in the report."""
 

@@ -112,3 +112,21 @@ def test_engine_options_are_honoured_or_refused():
         sat.inspect(MLP, shard=(0, 2))
     with pytest.raises(sat.SaturateError, match="give both as paths"):
         sat.inspect(onnx.load(str(MLP)), workers=2)
+
+
+def test_fix_writes_a_model_whose_pre_activations_are_back_in_range(tmp_path):
+    out = tmp_path / "fixed.onnx"
+    run = sat.fix(str(MLP), out, samples=40, batch_size=8)
+    assert run.ok and run.before.counts()["error"] == 4 and run.after.counts()["error"] == 0
+    assert [p["remedy"] for p in run.plan] == ["xavier_rescale"] * 4
+    fixed = onnx.load(str(out))
+    inits = {i.name: onnx.numpy_helper.to_array(i).astype(np.float64)
+             for i in fixed.graph.initializer}
+    gemm = next(n for n in fixed.graph.node if n.op_type == "Gemm")
+    trans = {a.name: a.i for a in gemm.attribute}.get("transB", 0)
+    w, b = inits[gemm.input[1]], inits[gemm.input[2]]
+    pre = _data(256).astype(np.float64) @ (w.T if trans else w) + b
+    assert 0.5 < pre.std() < 2.0  # was 28: the sigmoid's sweet range again
+    assert sat.inspect(out).counts()["error"] == 0
+    with pytest.raises(sat.SaturateError, match="as a path"):
+        sat.fix(onnx.load(str(MLP)))

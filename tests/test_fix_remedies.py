@@ -183,7 +183,7 @@ def test_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
 @hsettings(max_examples=25, deadline=None)
 @given(rows=st.integers(1, 6), cols=st.integers(2, 5), data=st.data())
 def test_recycle_math_changes_exactly_the_named_units(rows, cols, data):
-    from saturate_cli.fix import recycle_math
+    from saturate_cli.remedies import recycle_math
 
     units = sorted(data.draw(st.sets(st.integers(0, rows - 1), min_size=1)))
     w = np.arange(rows * cols, dtype=np.float64).reshape(rows, cols) + 1
@@ -240,7 +240,7 @@ def test_softmax_temperature_applied_to_the_logit_layer(tmp_path):
 @given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=4), units=st.integers(1, 4),
        shift=st.floats(-1e3, 1e3), seed=st.integers(0, 2**16))
 def test_unit_moments_over_batches_equal_numpy_on_all_the_data(sizes, units, shift, seed):
-    from saturate_cli.fix.unit_moments import unit_moments
+    from saturate_cli.remedies.unit_moments import unit_moments
 
     rng = np.random.default_rng(seed)
     batches = [rng.normal(shift, 2.0, (n, units, 3)).astype(np.float32) for n in sizes]

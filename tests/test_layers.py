@@ -12,13 +12,13 @@ from conftest import ROOT
 PACKAGE = ROOT / "saturate_cli"
 # bottom to top; a module may import its own layer and those below
 LAYERS = [
-    {"types", "errors", "settings", "wording", "paths", "budget", "option_text", "schemas",
+    {"types", "errors", "settings", "wording", "paths", "budget", "option_text", "atomic", "schemas",
      "__version__"},
     {"activations", "stats"},
     {"calibration", "model", "diagnose"},  # siblings: none imports another (see below)
     {"report"},
     {"render", "policy", "baseline"},
-    {"batch_loop", "pipeline", "fix", "over_time", "shard", "api"},
+    {"batch_loop", "pipeline", "remedies", "over_time", "shard", "api"},
     {"config", "cli", "cli_fix", "cli_guard", "cli_io", "cli_options", "cli_settings",
      "cli_show", "cli_over_time", "cli_merge", "__main__", "__init__"},
 ]

@@ -13,10 +13,11 @@ from typing import Optional
 
 from saturate_cli.errors import UsageError
 from saturate_cli.over_time.points import report_document, share
+from saturate_cli.settings import OVER_TIME
 
 # A site regresses when its judged share grows by more than this (0.05 = 5 percentage points).
 # The same tolerance as a baselined finding's (settings.Thresholds/Settings.baseline_tolerance).
-MAX_WORSENING = 0.05
+MAX_WORSENING = OVER_TIME.max_worsening  # default: settings.py
 FIGURES = ("share", "mean_gain", "mean", "std", "dead_units")
 
 

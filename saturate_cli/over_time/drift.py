@@ -18,10 +18,11 @@ from typing import Optional
 
 from saturate_cli.over_time.diff import MAX_WORSENING
 from saturate_cli.over_time.points import Point, share, site_order
+from saturate_cli.settings import OVER_TIME
 
 GROWTH = MAX_WORSENING  # a share grew when it rose by more than this (the diff's regression)
-OWN_CHANGE = 0.05  # a producer moved when ||P - P0|| / ||P0|| reached this
-MOVED = 0.5  # a site's input drifted (shift or scale score) at least this much
+OWN_CHANGE = OVER_TIME.own_change  # a producer moved (defaults: settings.py)
+MOVED = OVER_TIME.moved  # a site's input drifted
 FLAGGED = ("warning", "error")
 
 

@@ -94,7 +94,11 @@ def measure_checkpoints(targets: list[str], settings, weights: list[str],
                         inspect: Optional[Inspect] = None, say=None) -> list[Point]:
     """Each checkpoint measured on the same calibration data, with its producers' parameter
     change since the first checkpoint. `weights`: several state dicts of one factory target."""
-    from saturate_cli.over_time.params import producer_names, read_parameters, relative_change
+    from saturate_cli.over_time.params import (
+        producer_names,
+        read_parameters,
+        relative_change,
+    )
 
     if inspect is None:
         from saturate_cli.pipeline import inspect_model as inspect

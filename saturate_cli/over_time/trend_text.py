@@ -1,4 +1,4 @@
-"""The trend as text and JSON (HTML: render/trend_html.py); the figures are the Trend's own."""
+"""The trend as text and JSON (HTML: over_time/trend_html.py); the figures are the Trend's own."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from typing import Union
 import numpy as np
 import torch
 
-from saturate_cli.fix.options import BN_EPSILON
-from saturate_cli.fix.unit_moments import UnitMoments
+from saturate_cli.remedies.options import BN_EPSILON
+from saturate_cli.remedies.unit_moments import UnitMoments
 
 EAGER = ("pytorch", "pytorch-pickle")
 

@@ -10,11 +10,11 @@ from typing import Union
 import numpy as np
 import torch
 
-from saturate_cli.fix import recycle_math, torch_graph, torch_norm, torch_params
-from saturate_cli.fix.holdout import measure
-from saturate_cli.fix.options import NORM_REMEDIES, FixOptions
-from saturate_cli.fix.plan import init_std, tensors_of
-from saturate_cli.fix.unit_moments import unit_moments
+from saturate_cli.remedies import recycle_math, torch_graph, torch_norm, torch_params
+from saturate_cli.remedies.holdout import measure
+from saturate_cli.remedies.options import NORM_REMEDIES, FixOptions
+from saturate_cli.remedies.plan import init_std, tensors_of
+from saturate_cli.remedies.unit_moments import unit_moments
 from saturate_cli.report.model import Report, SiteReport
 
 
@@ -26,7 +26,7 @@ class TorchBackend:
         self.handle = handle
         self.module = torch_params.module_of(self.handle)
         if handle.format == "torchscript":
-            from saturate_cli.fix.torch_script_lineage import LineageRunner
+            from saturate_cli.remedies.torch_script_lineage import LineageRunner
 
             handle.runner = LineageRunner(handle.runner, self.module)
         self.inputs = self.handle.inputs
@@ -38,7 +38,7 @@ class TorchBackend:
         return measure(self.handle, self.target, self.settings, batches, record)
 
     def outputs(self, batch: dict) -> dict:
-        from saturate_cli.fix.proof import flatten_outputs
+        from saturate_cli.remedies.proof import flatten_outputs
 
         return flatten_outputs(torch_params.run(self.handle, self.module, batch))
 
@@ -77,7 +77,7 @@ class TorchBackend:
     def _consumers(self, weight: str, fit: list):
         """The layers the units feed: from the TorchScript run, else from a torch.fx graph."""
         if self.handle.format == "torchscript":
-            from saturate_cli.fix.torch_script_lineage import script_consumers
+            from saturate_cli.remedies.torch_script_lineage import script_consumers
 
             return script_consumers(self.module, weight, lambda: torch_params.run(
                 self.handle, self.module, fit[0]))

@@ -9,13 +9,13 @@ from typing import Union
 import numpy as np
 import onnx
 
-from saturate_cli.fix.holdout import measure
-from saturate_cli.fix.onnx_edit import apply_suggestion, drop_unused
-from saturate_cli.fix.onnx_norm import insert_norm
-from saturate_cli.fix.onnx_recycle import recycle
-from saturate_cli.fix.options import NORM_REMEDIES, FixOptions
-from saturate_cli.fix.plan import init_std, tensors_of
-from saturate_cli.fix.unit_moments import unit_moments
+from saturate_cli.remedies.holdout import measure
+from saturate_cli.remedies.onnx_edit import apply_suggestion, drop_unused
+from saturate_cli.remedies.onnx_norm import insert_norm
+from saturate_cli.remedies.onnx_recycle import recycle
+from saturate_cli.remedies.options import NORM_REMEDIES, FixOptions
+from saturate_cli.remedies.plan import init_std, tensors_of
+from saturate_cli.remedies.unit_moments import unit_moments
 from saturate_cli.model.onnx.handle import OnnxModel
 from saturate_cli.report.model import Report, SiteReport
 

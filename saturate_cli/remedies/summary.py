@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from saturate_cli.fix.loop import FixRun
-from saturate_cli.fix.proof import FLAGGED
+from saturate_cli.remedies.loop import FixRun
+from saturate_cli.remedies.proof import FLAGGED
 from saturate_cli.report.model import jsonable
 
 

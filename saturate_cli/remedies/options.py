@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from saturate_cli.settings import FIX
+
 NORM_MODES = ("normalize", "preserve")
-MAX_STEPS = 32  # at most this many sites are changed
-HOLDOUT = 0.2  # share of the calibration batches kept back for the proof
-TOLERANCE = 1e-5  # function-preserving remedies: max |after - before| / max(1, max |before|)
-BN_EPSILON = 1e-5  # the epsilon of an inserted BatchNormalization / LayerNormalization
+MAX_STEPS, HOLDOUT, TOLERANCE, BN_EPSILON = (FIX.max_steps, FIX.holdout, FIX.tolerance,
+                                             FIX.bn_epsilon)  # defaults: settings.py
 RESCALES = ("xavier_rescale", "he_rescale", "scale_logits")  # weight and bias x factor
 PARAMETER_REMEDIES = RESCALES + ("shift_bias",)
 NORM_REMEDIES = ("insert_batchnorm", "insert_layernorm")

@@ -15,8 +15,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from saturate_cli.fix.options import BN_EPSILON
-from saturate_cli.fix.unit_moments import UnitMoments
+from saturate_cli.remedies.options import BN_EPSILON
+from saturate_cli.remedies.unit_moments import UnitMoments
 from saturate_cli.model.onnx.graph import GraphView
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from saturate_cli.activations import get_kind
-from saturate_cli.fix.options import NORM_REMEDIES, PARAMETER_REMEDIES, FixOptions
+from saturate_cli.remedies.options import NORM_REMEDIES, PARAMETER_REMEDIES, FixOptions
 from saturate_cli.report.model import Report, SiteReport
 
 DEAD_UNITS = "SAT101"

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from saturate_cli.fix.holdout import split_batches
-from saturate_cli.fix.options import FixOptions
-from saturate_cli.fix.plan import next_fix, numbers_of, preserving, targeted
-from saturate_cli.fix.proof import deviations, site_changes, targets_gone, within
+from saturate_cli.remedies.holdout import split_batches
+from saturate_cli.remedies.options import FixOptions
+from saturate_cli.remedies.plan import next_fix, numbers_of, preserving, targeted
+from saturate_cli.remedies.proof import deviations, site_changes, targets_gone, within
 from saturate_cli.report.model import Report
 
 

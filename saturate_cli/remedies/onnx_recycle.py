@@ -8,8 +8,8 @@ from typing import Optional, Union
 import numpy as np
 import onnx
 
-from saturate_cli.fix import recycle_math
-from saturate_cli.fix.onnx_edit import FRESH, ancestors, rewire
+from saturate_cli.remedies import recycle_math
+from saturate_cli.remedies.onnx_edit import FRESH, ancestors, rewire
 from saturate_cli.model.onnx.graph import GraphView, attr
 from saturate_cli.report.model import SiteReport
 
