@@ -148,8 +148,8 @@ INPUTS = (("int_range", IntRangeOpt, None), ("mask_padding", MaskPaddingOpt, Fal
 MEASURE = (("tau", TauOpt, DEFAULTS.tau), ("softmax_tau", SoftmaxTauOpt, DEFAULTS.softmax_tau),
            ("threads", ThreadsOpt, 0), ("device", DeviceOpt, None),
            ("memory_budget", MemoryBudgetOpt, None))
-PYTORCH = (("trust_pickle", TrustPickleOpt, False), ("weights", WeightsOpt, None),
-           ("factory_arg", FactoryArgOpt, None))
+CODE = (("trust_pickle", TrustPickleOpt, False), ("factory_arg", FactoryArgOpt, None))
+PYTORCH = CODE + (("weights", WeightsOpt, None),)
 ENGINE = (("shard", ShardOpt, None), ("workers", WorkersOpt, 0),
           ("scheduler", SchedulerOpt, None))
 RULES = (("select", SelectOpt, None), ("ignore", IgnoreOpt, None))
@@ -175,5 +175,5 @@ def takes(*groups):
     return decorate
 
 
-__all__ = ["DATA", "DEFAULTS", "ENGINE", "INPUTS", "MEASURE", "PYTORCH", "RULES", "RUN",
+__all__ = ["CODE", "DATA", "DEFAULTS", "ENGINE", "INPUTS", "MEASURE", "PYTORCH", "RULES", "RUN",
            "FailOn", "Format", "Synthetic", "takes"]

@@ -8,23 +8,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from saturate_cli.cli_options import (
-    DEFAULTS,
-    BatchSizeOpt,
-    CalibrationOpt,
-    ConfigOpt,
-    DebugOpt,
-    DeviceOpt,
-    FactoryArgOpt,
-    InputShapeOpt,
-    OutputOpt,
-    QuietOpt,
-    SamplesOpt,
-    SeedOpt,
-    TauOpt,
-    TrustPickleOpt,
-    VerboseOpt,
-)
+from saturate_cli.cli_options import CODE, DATA, MEASURE, RUN, DebugOpt, OutputOpt, takes
 from saturate_cli.settings import OVER_TIME
 
 MAX_WORSENING = OVER_TIME.max_worsening
@@ -84,6 +68,7 @@ def _diff(before: Path, after: Path, fmt: str, output: Optional[Path], max_worse
     return result.exit_code
 
 
+@takes(DATA, MEASURE, CODE, RUN)
 def trend(
     ctx: typer.Context,
     checkpoints: Annotated[List[str], typer.Argument(
@@ -98,19 +83,7 @@ def trend(
     sort: Annotated[bool, typer.Option(
         "--sort", help="Sort the checkpoints naturally (ckpt_2 before ckpt_10) instead of "
                        "keeping the order given.")] = False,
-    calibration: CalibrationOpt = None,
-    input_shape: InputShapeOpt = None,
-    samples: SamplesOpt = DEFAULTS.samples,
-    batch_size: BatchSizeOpt = DEFAULTS.batch_size,
-    seed: SeedOpt = DEFAULTS.seed,
-    tau: TauOpt = DEFAULTS.tau,
-    device: DeviceOpt = None,
-    trust_pickle: TrustPickleOpt = False,
-    factory_arg: FactoryArgOpt = None,
-    config: ConfigOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
-    debug: DebugOpt = False,
+    **options,
 ) -> None:
     """One calibration set through every checkpoint: a series per site, and where saturation
     drift starts (shift or scale, own layer or inherited) with its remedy. Exit 1 when a site's
@@ -120,9 +93,9 @@ def trend(
     def body() -> int:
         from saturate_cli.cli_settings import configure
 
-        return _trend(ctx.params, configure(ctx, verbose), format.value)
+        return _trend(ctx.params, configure(ctx, options["verbose"]), format.value)
 
-    guarded(body, debug)
+    guarded(body, options["debug"])
 
 
 def _trend(params: dict, run, fmt: str) -> int:
