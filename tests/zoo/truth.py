@@ -237,16 +237,18 @@ def _clip_bounds(node, vals: dict, opset: int):
 MASKED_GAP = 5e3  # a logit this far below its row's max is masked (the report's `masked`)
 
 
+# the most negative finite value of each float format (IEEE 754 / bfloat16 by definition)
+_MOST_NEGATIVE = {"float16": -65504.0, "bfloat16": -3.3895313892515355e38,
+                  "float32": -3.4028234663852886e38, "float64": -1.7976931348623157e308}
+
+
 def _floor(dtype) -> float:
     """Half the most negative value of the logits' dtype (float32 where it has none)."""
     try:
-        return 0.5 * float(np.finfo(dtype).min)
-    except (TypeError, ValueError):
-        try:
-            import ml_dtypes
-            return 0.5 * float(ml_dtypes.finfo(dtype).min)
-        except (ImportError, TypeError, ValueError):
-            return 0.5 * float(np.finfo(np.float32).min)
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = "float32"
+    return 0.5 * _MOST_NEGATIVE.get(name, _MOST_NEGATIVE["float32"])
 
 
 def softmax_truth(r: np.ndarray, dtype) -> dict:
