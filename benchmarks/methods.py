@@ -66,35 +66,11 @@ def site_inputs(name: str) -> set[str]:
 
 def _ort_calibrator(kind: str):
     def run(name: str, batches: Batches, threads: int) -> float:
-        from onnxruntime.quantization import calibrate as cal
+        from peer_whole import calibrate, ort_calibrator
 
-        wanted = site_inputs(name)
-        cls = {"minmax": cal.MinMaxCalibrater, "entropy": cal.EntropyCalibrater,
-               "percentile": cal.PercentileCalibrater}[kind]
         with tempfile.TemporaryDirectory() as tmp:
-            calibrator = cls(models.onnx_path(name), augmented_model_path=f"{tmp}/aug.onnx")
-            select = calibrator.select_tensors_to_calibrate
-
-            def only_sites(model):
-                tensors, infos = select(model)
-                return tensors & wanted, infos
-
-            calibrator.select_tensors_to_calibrate = only_sites
-
-            class Reader(cal.CalibrationDataReader):
-                def __init__(self):
-                    self.it = batches()
-
-                def get_next(self):
-                    return next(self.it, None)
-
-            def loop():
-                calibrator.augment_graph()
-                calibrator.create_inference_session()
-                calibrator.collect_data(Reader())
-                calibrator.compute_data()
-
-            return _clock(loop)
+            calibrator = ort_calibrator(kind, str(models.onnx_path(name)), tmp, site_inputs(name))
+            return _clock(lambda: calibrate(calibrator, batches()))
 
     run.__doc__ = f"onnxruntime's {kind} calibrator, restricted to the activation inputs."
     return run

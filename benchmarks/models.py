@@ -24,6 +24,16 @@ def _torch_modules():
     import torch
     from torch import nn
 
+    def shortcut(cin: int, cout: int, stride: int):
+        """The projection of a residual block whose shape changes (None: identity)."""
+        if stride == 1 and cin == cout:
+            return None
+        return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def stem():
+        return nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
+                             nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+
     class Block(nn.Module):
         def __init__(self, cin: int, cout: int, stride: int):
             super().__init__()
@@ -32,10 +42,7 @@ def _torch_modules():
             self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(cout)
             self.relu = nn.ReLU(inplace=True)
-            self.down = None
-            if stride != 1 or cin != cout:
-                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                          nn.BatchNorm2d(cout))
+            self.down = shortcut(cin, cout, stride)
 
         def forward(self, x):
             y = self.relu(self.bn1(self.conv1(x)))
@@ -45,8 +52,7 @@ def _torch_modules():
     class ResNet18(nn.Module):
         def __init__(self, classes: int = 1000):
             super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
-                                      nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+            self.stem = stem()
             layers, cin = [], 64
             for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
                 layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
@@ -69,10 +75,7 @@ def _torch_modules():
             self.conv3 = nn.Conv2d(width, cout, 1, bias=False)
             self.bn3 = nn.BatchNorm2d(cout)
             self.relu = nn.ReLU(inplace=True)
-            self.down = None
-            if stride != 1 or cin != cout:
-                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                          nn.BatchNorm2d(cout))
+            self.down = shortcut(cin, cout, stride)
 
         def forward(self, x):
             y = self.relu(self.bn1(self.conv1(x)))
@@ -83,8 +86,7 @@ def _torch_modules():
     class ResNet50(ResNet18):
         def __init__(self, classes: int = 1000):
             nn.Module.__init__(self)
-            self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
-                                      nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+            self.stem = stem()
             layers, cin = [], 64
             for width, count, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
                 for i in range(count):

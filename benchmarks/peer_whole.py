@@ -24,31 +24,38 @@ def batches(data: str, size: int) -> list[dict]:
     return [{k: v[s:s + size] for k, v in arrays.items()} for s in range(0, total, size)]
 
 
-def ort_calibrator(kind: str, model: str, feed: list[dict], wanted: set[str]) -> None:
+def ort_calibrator(kind: str, model: str, folder: str, wanted: set[str]):
+    """onnxruntime's `kind` calibrator of `model`, restricted to the tensors `wanted`."""
     from onnxruntime.quantization import calibrate as cal
 
-    cls = {"minmax": cal.MinMaxCalibrater, "entropy": cal.EntropyCalibrater}[kind]
-    with tempfile.TemporaryDirectory() as tmp:
-        calibrator = cls(model, augmented_model_path=f"{tmp}/aug.onnx")
-        select = calibrator.select_tensors_to_calibrate
+    cls = {"minmax": cal.MinMaxCalibrater, "entropy": cal.EntropyCalibrater,
+           "percentile": cal.PercentileCalibrater}[kind]
+    calibrator = cls(model, augmented_model_path=f"{folder}/aug.onnx")
+    select = calibrator.select_tensors_to_calibrate
 
-        def only_sites(m):
-            tensors, infos = select(m)
-            return tensors & wanted, infos
+    def only_sites(m):
+        tensors, infos = select(m)
+        return tensors & wanted, infos
 
-        calibrator.select_tensors_to_calibrate = only_sites
+    calibrator.select_tensors_to_calibrate = only_sites
+    return calibrator
 
-        class Reader(cal.CalibrationDataReader):
-            def __init__(self):
-                self.it = iter(feed)
 
-            def get_next(self):
-                return next(self.it, None)
+def calibrate(calibrator, feed) -> None:
+    """Augment, open the session, read every batch of the iterable `feed`, compute."""
+    from onnxruntime.quantization import calibrate as cal
 
-        calibrator.augment_graph()
-        calibrator.create_inference_session()
-        calibrator.collect_data(Reader())
-        calibrator.compute_data()
+    class Reader(cal.CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(feed)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    calibrator.augment_graph()
+    calibrator.create_inference_session()
+    calibrator.collect_data(Reader())
+    calibrator.compute_data()
 
 
 def polygraphy(model: str, feed: list[dict]) -> None:
@@ -70,8 +77,8 @@ def main(argv: list[str]) -> int:
     if kind == "polygraphy":
         polygraphy(model, feed)
     else:
-        with open(argv[4]) as fh:
-            ort_calibrator(kind, model, feed, set(json.load(fh)))
+        with open(argv[4]) as fh, tempfile.TemporaryDirectory() as tmp:
+            calibrate(ort_calibrator(kind, model, tmp, set(json.load(fh))), feed)
     return 0
 
 
