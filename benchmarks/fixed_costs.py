@@ -31,6 +31,7 @@ DEFAULT = [f"{HERE / '.cache' / n}.onnx:{HERE / '.cache' / n}_4x8.npz:8"
 ]
 # stage -> (module, qualified name); patched wherever the module's object is bound
 STAGES = {
+    "sha256 of the model file": ("saturate_cli.paths", "sha256_of"),
     "onnx.load (parse)": ("onnx", "load"),
     "checker": ("onnx.checker", "check_model"),
     "shape inference": ("onnx.shape_inference", "infer_shapes"),
