@@ -11,6 +11,8 @@ PY := $(VENV)/bin/python
 # takes the CPU build from PyTorch's own index instead (PyPI's Linux wheels bring CUDA).
 TORCH_PIN ?= torch==2.13.0
 TORCH_INDEX ?=
+# the full install has every optional integration, so their tests run (they skip without them)
+EXTRAS ?= torch,images,dev,hf,dask,lightning,tensorboard
 
 .PHONY: demo test test-onnx-only install clean
 
@@ -18,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_PIN)"
-	$(PY) -m pip install -q -e ".[torch,images,dev]"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]" "$(TORCH_PIN)"
 	touch $@
 
 install: $(VENV)/.installed
