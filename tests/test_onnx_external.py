@@ -111,9 +111,10 @@ print([int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswi
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
-@pytest.mark.xfail(strict=True, reason="issue #19: GraphView caches every weight as numpy and "
-                   "graph_measurer keeps the ModelProto (its arena) alive while onnxruntime "
-                   "loads its own copy: peak ~2.5x the weights")
+@pytest.mark.xfail(strict=False, reason="issue #19: weights cached decoded and the staged "
+                   "protobuf held were fixed (peak 2.5x -> 1.83x the weights; plain "
+                   "onnxruntime 1.20x); the protobuf read with its external data still "
+                   "coexists with onnxruntime's copy at the peak")
 def test_peak_memory_is_about_the_weights_plus_one_batch(tmp_path):
     model, weights = _graph(2048, 8)  # 128 MiB of external weights
     path = _save(model, tmp_path / "big", True)

@@ -102,7 +102,7 @@ def _describe(g: GraphView, node: onnx.NodeProto, bias, norm, norm_op) -> Option
             bias = node.input[2] or bias
         return Producer(
             name=g.node_name(node), op=node.op_type, weight=name, fan_in=fan_in,
-            fan_out=fan_out, weight_std=float(np.std(w.astype(np.float64))), bias=bias,
+            fan_out=fan_out, weight_std=float(np.std(w, dtype=np.float64)), bias=bias,
             norm=norm, norm_op=norm_op, channels=channels, layer=module_path(node),
         )
     return None
