@@ -137,7 +137,9 @@ def test_ci_runs_make_test_and_the_makefile_installs_from_the_repository():
     makefile = (ROOT / "Makefile").read_text()
     test_rule = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "pytest" in test_rule and ".." not in test_rule
-    assert '-e ".[torch,images,dev]"' in makefile and "../" not in makefile
+    assert '-e ".[$(EXTRAS)]"' in makefile and "../" not in makefile
+    extras = re.search(r"^EXTRAS \?= (.*)$", makefile, re.M).group(1).split(",")
+    assert {"torch", "images", "dev"} <= set(extras)
 
 
 
