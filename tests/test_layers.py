@@ -68,3 +68,12 @@ def test_no_source_file_over_400_lines():
     long = {str(p.relative_to(ROOT)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 400}
     assert not long, long
+
+
+def test_no_test_folder_shadows_a_dependency():
+    """tests/ is on sys.path: a folder named like a package (torch/) imports as a namespace
+    package wherever the real one is missing, and the torch tests then fail instead of skip."""
+    shadowing = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir()} & {
+        "torch", "onnx", "onnxruntime", "numpy", "transformers", "dask", "lightning", "PIL",
+        "tensorboard", "typer", "rich", "hypothesis", "jsonschema", "html5lib"}
+    assert not shadowing, shadowing
