@@ -47,7 +47,7 @@ def plain_onnx(name: str, batches: Batches, threads: int) -> float:
 
 
 def saturate_onnx(name: str, batches: Batches, threads: int) -> float:
-    """saturate's calibration loop: OnnxModel.collect on the same batches."""
+    """saturate's calibration loop: the batch loop (batch_loop.collect) over OnnxModel on the same batches."""
     from saturate_cli.batch_loop import collect
     from saturate_cli.model.onnx.handle import OnnxModel
     from saturate_cli.settings import Settings

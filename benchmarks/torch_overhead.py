@@ -6,7 +6,7 @@
 For each model (benchmarks/models.py: a ResNet-18-shaped CNN on 224x224 images and a BERT-size
 encoder at sequence length 128 with padded, -3.4e38-masked attention), the same calibration
 batches are run (a) by plain eager inference under torch.no_grad() on a model without hooks and
-(b) by `TorchModel.collect` (capture + on-device reductions + merging), alternating a and b for
+(b) through the batch loop (`batch_loop.collect` over a TorchModel: capture + on-device reductions + merging), alternating a and b for
 each repetition. Printed: the median seconds of each over the repetitions and their ratio.
 `--profile` prints a cProfile of one collect run per model instead of the tables' timing.
 
