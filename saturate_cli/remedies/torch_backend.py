@@ -25,10 +25,6 @@ class TorchBackend:
         self.target, self.settings = target, settings
         self.handle = handle
         self.module = torch_params.module_of(self.handle)
-        if handle.format == "torchscript":
-            from saturate_cli.remedies.torch_script_lineage import LineageRunner
-
-            handle.runner = LineageRunner(handle.runner, self.module)
         self.inputs = self.handle.inputs
         self.rng = np.random.default_rng(options.seed)
         self.renamed: dict = {}

@@ -99,3 +99,18 @@ def test_a_norm_module_between_layer_and_activation_names_its_gamma_and_beta():
         ("1", "1.weight", "1.bias")
     targets = {t.get("target") for f in report.findings for t in f.suggestions}
     assert "1.bias" in targets
+
+
+def test_torchscript_sites_have_producers_and_the_onnx_remedies():
+    """The same model as TorchScript and ONNX: the same producing layers and rescale factors."""
+    from conftest import SAMPLES
+
+    script = sat.inspect(str(SAMPLES / "mlp_sigmoid_badinit.ts"), samples=32)
+    onnx_ = sat.inspect(str(SAMPLES / "mlp_sigmoid_badinit.onnx"), samples=32)
+    assert [s.producer["weight"] for s in script.sites] == \
+        [s.producer["weight"] for s in onnx_.sites] == [f"fc{i}.weight" for i in range(1, 5)]
+
+    def factors(report):
+        return [t["factor"] for f in report.findings for t in f.suggestions if "factor" in t]
+
+    np.testing.assert_allclose(factors(script), factors(onnx_), rtol=1e-6)

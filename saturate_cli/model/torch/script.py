@@ -109,5 +109,8 @@ def load_script(path: Path, settings, device: str, peek: Optional[Peek] = None) 
 def script_handle(label: str, module, settings, device: str, peek: Optional[Peek] = None
                   ) -> TorchModel:
     """A TorchModel for a loaded ScriptModule."""
+    from saturate_cli.model.torch.script_lineage import LineageRunner
+
     specs = script_specs(label, module, settings, peek)
-    return TorchModel(label, "torchscript", ScriptRunner(module), specs, device)
+    runner = LineageRunner(ScriptRunner(module), module)  # sites get their producers
+    return TorchModel(label, "torchscript", runner, specs, device)
