@@ -90,17 +90,8 @@ def inspect(model: Any, calibration: Any = None, *, settings: Optional[Settings]
 
     data = MemoryData(calibration)
     if isinstance(model, (str, PathLike)):
-        return _inspect_path_with_data(str(model), settings, data)
+        return inspect_model(str(model), settings, data=data)
     return _inspect_object(model, settings, data)
-
-
-def _inspect_path_with_data(target: str, settings: Settings, data) -> Report:
-    from saturate_cli.model.load import load_model
-    from saturate_cli.pipeline import check_targets, inspect_handle
-
-    check_targets(target, settings)
-    handle = load_model(target, settings, data.peek())
-    return inspect_handle(handle, target, settings, data=data)
 
 
 def _inspect_object(model: Any, settings: Settings, data) -> Report:

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Optional
 
 from saturate_cli.activations import TailBook
 from saturate_cli.errors import CalibrationError
-from saturate_cli.stats.site_stats import SiteStats
+from saturate_cli.stats.site_stats import SiteStats, fold
 from saturate_cli.types import Batch, Progress
 
 # called with (batch index, that batch's statistics per site) after each measured batch
@@ -47,7 +47,7 @@ def run_batches(handle, batches: Iterable[Batch], book: TailBook, softmax_tau: f
                 continue
             part = handle.measure(batch)
             for name, stats in part.items():
-                out.stats[name] = out.stats.get(name, SiteStats()).merge(stats)
+                fold(out.stats, name, stats)
             out.batches += 1
             if on_batch is not None:
                 on_batch(index, part)

@@ -25,16 +25,19 @@ MODEL_SUFFIXES = (".onnx", ".ort", ".pt2", ".ts", ".torchscript")  # never calib
 
 
 def inspect_model(target: str, settings: Settings, progress: Optional[ProgressFactory] = None,
-                  batch_given: bool = False, recorder=None) -> Report:
-    """Inspect one model and return its report (raises SaturateError on bad input).
+                  batch_given: bool = False, recorder=None,
+                  data: Optional[MemoryData] = None) -> Report:
+    """Inspect one model and return its report (raises SaturateError on bad input); `data`:
+    calibration held in memory (else the settings' files or synthetic data).
 
     When a batch would need more than the memory budget, the batch size is halved until it
     fits (with a note), unless `batch_given` (the user chose it): then the run is refused."""
     try:
         check_targets(target, settings)
-        handle = load_model(target, settings, record_peek(settings))
+        peek = data.peek() if data is not None else record_peek(settings)
+        handle = load_model(target, settings, peek)
         return inspect_handle(handle, target, settings, progress, batch_given,
-                              recorder=recorder)
+                              recorder=recorder, data=data)
     except SaturateError as exc:  # every message names the file it is about
         named = [target, Path(target).name, *settings.calibration]
         if not any(n and n in str(exc) for n in named):

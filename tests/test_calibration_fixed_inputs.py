@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 from saturate_cli.errors import CalibrationError
 from saturate_cli.pipeline import inspect_model
 from saturate_cli.settings import Settings
-from test_calibration_fixtures import batches_for, joined, save_model, write_pb
+from test_calibration_fixtures import batches_for, joined, save_model, sigmoid_of_sum, write_pb
 
 F = TensorProto.FLOAT
 RNG = np.random.default_rng(3)
@@ -39,15 +39,8 @@ def prelu_model(tmp, x_shape=("N", 4), slope_shape=(4,)):
 
 def sum_model(tmp, inputs: dict, name="sum.onnx"):
     """Each input reduced to its mean, the means added, then Sigmoid: runs on any shapes."""
-    nodes, means = [], []
-    for n in inputs:
-        nodes.append(helper.make_node("ReduceMean", [n], [f"{n}_m"], keepdims=0))
-        means.append(f"{n}_m")
-    total = means[0]
-    for i, m in enumerate(means[1:]):
-        nodes.append(helper.make_node("Add", [total, m], [f"s{i}"]))
-        total = f"s{i}"
-    nodes.append(helper.make_node("Sigmoid", [total], ["y"]))
+    nodes = [helper.make_node("ReduceMean", [n], [f"{n}_m"], keepdims=0) for n in inputs]
+    nodes += sigmoid_of_sum([f"{n}_m" for n in inputs])
     return save_model(tmp / name, nodes, [_vi(n, s) for n, s in inputs.items()])
 
 

@@ -35,17 +35,20 @@ def two_input_model(tmp: Path) -> Path:
     return save_model(tmp / "two_input.onnx", nodes, inputs, [w])
 
 
-def typed_model(tmp: Path, inputs: dict) -> Path:
-    """Inputs {name: (TensorProto type, shape)}, each Cast to float, summed, then Sigmoid."""
-    nodes, names = [], []
-    for name, (elem, _) in inputs.items():
-        nodes.append(helper.make_node("Cast", [name], [f"{name}_f"], to=TensorProto.FLOAT))
-        names.append(f"{name}_f")
-    total = names[0]
+def sigmoid_of_sum(names: list[str]) -> list:
+    """Nodes adding the tensors `names` one by one, then a Sigmoid on the total (output y)."""
+    nodes, total = [], names[0]
     for i, other in enumerate(names[1:]):
         nodes.append(helper.make_node("Add", [total, other], [f"sum{i}"]))
         total = f"sum{i}"
-    nodes.append(helper.make_node("Sigmoid", [total], ["y"]))
+    return nodes + [helper.make_node("Sigmoid", [total], ["y"])]
+
+
+def typed_model(tmp: Path, inputs: dict) -> Path:
+    """Inputs {name: (TensorProto type, shape)}, each Cast to float, summed, then Sigmoid."""
+    nodes = [helper.make_node("Cast", [name], [f"{name}_f"], to=TensorProto.FLOAT)
+             for name in inputs]
+    nodes += sigmoid_of_sum([f"{name}_f" for name in inputs])
     infos = [helper.make_tensor_value_info(n, elem, shape) for n, (elem, shape) in inputs.items()]
     return save_model(tmp / "typed.onnx", nodes, infos)
 

@@ -12,16 +12,11 @@ from saturate_cli.types import Site
 
 
 class TailBook:
-    """site -> Tails at one τ (one computation per kind and parameters)."""
+    """site -> Tails at one τ (the registry derives each kind and parameters once)."""
 
     def __init__(self, tau: float):
         self.tau = tau
-        self._known: dict[tuple, Tails] = {}
 
     def of(self, site: Site) -> Tails:
         """The saturated tails of this site's kind, with its parameters, at this τ."""
-        key = (site.kind, tuple(sorted((k, repr(v)) for k, v in site.params.items())))
-        found = self._known.get(key)
-        if found is None:
-            found = self._known[key] = get_kind(site.kind).tails(site.params, self.tau)
-        return found
+        return get_kind(site.kind).tails(site.params, self.tau)

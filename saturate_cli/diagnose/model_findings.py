@@ -23,7 +23,7 @@ def nothing_measured(sites: list[Site], uncovered: list[NotCovered],
         what = ("no activation saturate can measure was found in the model"
                 + (f"; {len(uncovered)} construct(s) are listed as not covered"
                    if uncovered else ""))
-    elif all(stats.get(s.name, SiteStats()).count == 0 for s in sites):
+    elif all(s.name not in stats or stats[s.name].count == 0 for s in sites):
         what = (f"none of the model's {len(sites)} activation site(s) saw a value on the "
                 "calibration data")
     else:

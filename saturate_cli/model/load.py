@@ -29,14 +29,13 @@ def load_model(target: str, settings: Settings, peek: Optional[Peek] = None):
     return handle
 
 
-_FOLDER_MODELS = ("model.onnx", "model.safetensors", "pytorch_model.bin")
-
-
 def _weights_file(path: Path) -> Path:
     """The file a model's identity is hashed from: itself, or a checkpoint folder's model."""
-    if path.is_dir():
-        return next((path / n for n in _FOLDER_MODELS if (path / n).is_file()), path)
-    return path
+    if not path.is_dir():
+        return path
+    from saturate_cli.model.torch.hf import WEIGHT_FILES  # plain Python: no torch import
+
+    return next((path / n for n in ("model.onnx", *WEIGHT_FILES) if (path / n).is_file()), path)
 
 
 def load_object(obj, settings: Settings, peek: Optional[Peek] = None):

@@ -31,7 +31,7 @@ from saturate_cli.model.torch.reduce import batch_stats, plan_for
 from saturate_cli.over_time.params import relative_change
 from saturate_cli.settings import Settings
 from saturate_cli.shard import distributed as ranks
-from saturate_cli.stats.site_stats import SiteStats
+from saturate_cli.stats.site_stats import SiteStats, fold
 
 
 @dataclass
@@ -146,7 +146,7 @@ class Watch:
             name, plan_for(site, self.book.of(site)))
         with torch.no_grad():
             part = batch_stats(x, plan, self.settings.softmax_tau, result)
-        self._stats[name] = self._stats.get(name, SiteStats()).merge(part)
+        fold(self._stats, name, part)
 
     def _record(self) -> None:
         from saturate_cli.report.build import build_report

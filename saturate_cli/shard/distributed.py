@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 from saturate_cli.shard.partial import site_from_dict
 from saturate_cli.shard.state import decode_stats, encode_stats
-from saturate_cli.stats.site_stats import SiteStats
+from saturate_cli.stats.site_stats import fold
 
 
 def active() -> bool:
@@ -39,5 +39,5 @@ def gather_record(sites: list, stats: dict) -> tuple[list, dict, bool]:
                 known.add(d["name"])
                 merged_sites.append(site_from_dict(d))
         for name, state in part["stats"].items():
-            merged[name] = merged.get(name, SiteStats()).merge(decode_stats(state))
+            fold(merged, name, decode_stats(state))
     return merged_sites, merged, dist.get_rank() == 0

@@ -212,3 +212,12 @@ def stats_of_array(
         row_sample=row_sample,
         unit_sum=unit_sum,
     )
+
+
+def fold(totals: dict, name: str, part: SiteStats) -> None:
+    """Merge `part` into `totals[name]` (in call order: the batch order of every caller)."""
+    known = totals.get(name)
+    if known is not None:
+        totals[name] = known.merge(part)
+    else:  # what SiteStats().merge(part) gives, without building an empty grid per call
+        totals[name] = part if part.count or part.rows else SiteStats()

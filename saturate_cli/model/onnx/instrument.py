@@ -8,7 +8,6 @@ histogram, and for softmax sites the number of rows and of collapsed rows.
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Optional

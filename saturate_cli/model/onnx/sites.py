@@ -81,7 +81,7 @@ def _clip_kind(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict, tuple]:
     """Clip: bounds from attributes (opset < 11), constant inputs, or tensors read at run time."""
     if g.opset < 11:
         lo, hi = attr(node, "min", -math.inf), attr(node, "max", math.inf)
-        return _clip_of(float(lo), float(hi)) + (_NONE,)
+        return kind_of_bounds(float(lo), float(hi)) + (_NONE,)
     bounds, dynamic = [], [None, None, None]
     for i, default in ((1, -math.inf), (2, math.inf)):
         name = node.input[i] if len(node.input) > i and node.input[i] else None
@@ -91,11 +91,7 @@ def _clip_kind(g: GraphView, node: onnx.NodeProto) -> tuple[str, dict, tuple]:
         bounds.append(default if value is None else float(value))
     if any(dynamic):
         return "clip", {"min": bounds[0], "max": bounds[1]}, tuple(dynamic)
-    return _clip_of(*bounds) + (_NONE,)
-
-
-def _clip_of(lo: float, hi: float) -> tuple[str, dict]:
-    return kind_of_bounds(lo, hi)
+    return kind_of_bounds(*bounds) + (_NONE,)
 
 
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,

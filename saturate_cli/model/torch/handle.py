@@ -19,7 +19,7 @@ from saturate_cli.model.mask import kept_unit_axis, strip, token_wise
 from saturate_cli.errors import CalibrationError, first_line
 from saturate_cli.model.torch.producer import make_site
 from saturate_cli.model.torch.reduce import Plan, batch_stats, plan_for
-from saturate_cli.stats.site_stats import SiteStats
+from saturate_cli.stats.site_stats import SiteStats, fold
 from saturate_cli.types import Batch, InputSpec, NotCovered, Producer, Site
 
 
@@ -114,8 +114,7 @@ class TorchModel:
                                                 plan.unit_axis, plan.softmax_axis is not None):
                 x, plan = x[valid], replace(plan, unit_axis=kept_unit_axis(plan.unit_axis,
                                                                            x.dim()))
-            out[name] = out.get(name, SiteStats()).merge(
-                batch_stats(x, plan, self._softmax_tau, result))
+            fold(out, name, batch_stats(x, plan, self._softmax_tau, result))
 
         self._forward(batch, sink)
         self._learnt = True
