@@ -44,6 +44,7 @@ class Reductions:
     unit_sum: Optional[np.ndarray] = None  # float64 sum of the values of each unit
     masked_rows: Optional[int] = None  # softmax: rows with at most one unmasked logit
     masked: Optional[int] = None  # softmax: masked logits (left out of size and the sums)
+    m2: Optional[float] = None  # the sum of squared deviations, where measured about a shift
 
 
 def stats_from_reductions(r: Reductions) -> Optional[SiteStats]:
@@ -53,6 +54,8 @@ def stats_from_reductions(r: Reductions) -> Optional[SiteStats]:
     if r.size == 0 and not r.rows:
         return SiteStats()
     mean, m2 = moments(r.total, r.total_sq, r.size)
+    if r.m2 is not None:  # total_sq about zero would cancel far off-centre: m2 as measured
+        m2 = r.m2
     unit_low = None if r.unit_low is None else np.asarray(r.unit_low, np.int64)
     unit_high = None if r.unit_high is None else np.asarray(r.unit_high, np.int64)
     parts = [u for u in (unit_low, unit_high) if u is not None]

@@ -23,11 +23,12 @@ from saturate_cli.types import InputSpec, NotCovered, Site
 @dataclass
 class Analysis:
     """One graph's sites (with producers and unit axes), what is not covered, and the element
-    types shape inference could tell."""
+    types and dims shape inference could tell (a dim it could not tell is None)."""
 
     graph: GraphView
     types: dict[str, int]
     ranks: dict[str, int]
+    dims: dict[str, tuple] = field(default_factory=dict)
     sites: list[Site] = field(default_factory=list)
     not_covered: list[NotCovered] = field(default_factory=list)
 
@@ -35,9 +36,10 @@ class Analysis:
 def analyse(model: onnx.ModelProto, untaken: list[NotCovered]) -> Analysis:
     """Sites, producers and what is not covered, for this graph."""
     graph = GraphView(model)
-    types, ranks = _value_types(model)
+    types, dims = _value_types(model)
+    ranks = {name: len(d) for name, d in dims.items()}
     raw, not_covered = discover(graph)
-    out = Analysis(graph, types, ranks, not_covered=not_covered + list(untaken))
+    out = Analysis(graph, types, ranks, dims, not_covered=not_covered + list(untaken))
     for r in raw:
         if not is_measurable(types.get(r.input)):
             out.not_covered.append(NotCovered(r.name, r.op, "input is not a number type"))
@@ -60,24 +62,26 @@ def site_of(graph: GraphView, r, producer, rank: Optional[int]) -> Site:
                 low_from, high_from, slope_from)
 
 
-def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]]:
-    """Element type and rank of every tensor shape inference can tell."""
+def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, tuple]]:
+    """Element type and dims (None where not known) of every tensor shape inference can
+    tell."""
     try:
         inferred = onnx.shape_inference.infer_shapes(weightless(model), strict_mode=False)
     except Exception:  # noqa: BLE001 - inference is best effort
         inferred = model
-    types, ranks = {}, {}
+    types, dims = {}, {}
     g = inferred.graph
     for vi in itertools.chain(g.input, g.value_info, g.output):
         t = vi.type.tensor_type
         if t.elem_type:
             types[vi.name] = t.elem_type
         if t.HasField("shape"):
-            ranks[vi.name] = len(t.shape.dim)
+            dims[vi.name] = tuple(d.dim_value if d.HasField("dim_value") else None
+                                  for d in t.shape.dim)
     for init in g.initializer:
         types[init.name] = init.data_type
-        ranks[init.name] = len(init.dims)
-    return types, ranks
+        dims[init.name] = tuple(int(d) for d in init.dims)
+    return types, dims
 
 
 def input_specs(g: GraphView) -> list[InputSpec]:

@@ -72,6 +72,7 @@ class OnnxModel:
         """Sites, producers and what is not covered, for the current graph."""
         found = analyse(self.model, self._untaken)
         self.graph, self.opset, self._types = found.graph, found.graph.opset, found.types
+        self._dims = found.dims
         self.sites: list[Site] = found.sites
         self.not_covered: list[NotCovered] = found.not_covered
 
@@ -93,7 +94,8 @@ class OnnxModel:
         if self.engine == PLAIN and self.opset >= GRAPH_STATS_OPSET:
             try:
                 self._measure = graph_measurer(
-                    self.runner, self.model, plans, self._types, self.opset, book.tau,
+                    self.runner, self.model, plans, (self._types, self._dims), self.opset,
+                    book.tau,
                     softmax_tau, self._observed, self._reloadable, self._release,
                     lambda: self._exposed(plans, book.tau, softmax_tau))
             except ModelLoadError as exc:

@@ -2,15 +2,17 @@
 runtime hands back kilobytes of statistics per batch instead of every activation tensor.
 
 Per site and batch the instrumented graph returns: the element count, float64 sum and sum of
-squares (onnx/sums.py: float32 runs, float64 accumulation, exact redo), min, max, per-unit counts of values in each saturated tail, a strided subsample for the
-histogram, and for softmax sites the number of rows and of collapsed rows.
+squares (onnx/sums.py: float32 runs about a shift, float64 accumulation; onnx/trust.py checks
+them), min, max, per-unit counts of values in each saturated tail, a strided subsample for the
+histogram, and for softmax sites the number of rows and of collapsed rows. No site has a branch:
+every node runs on every batch, and onnxruntime builds the session from a flat graph.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import onnx
@@ -20,8 +22,8 @@ from saturate_cli.model.handle import Site
 from saturate_cli.model.onnx.builder import GraphBuilder
 from saturate_cli.model.onnx.sites import is_integer
 from saturate_cli.model.onnx.softmax import softmax_nodes
-from saturate_cli.model.onnx.sums import (exact_moments, fast_count, fast_moments, layout_for,
-                                          run_ones)
+from saturate_cli.model.onnx.sums import (Layout, exact_moments, fast_count, layout_for,
+                                          run_moments, run_ones)
 from saturate_cli.stats.reductions import SAMPLE_TARGET
 from saturate_cli.stats.site_stats import ROWS_PER_BATCH
 from saturate_cli.stats.softmax_rows import mask_floor
@@ -51,12 +53,17 @@ class SiteOutputs:
     low_value: Optional[str] = None
     high_value: Optional[str] = None
     slope_min: Optional[str] = None
+    # the fast path's sums are of x - shift, in runs along `runs` of the tensor's `shape`
+    shift: Optional[str] = None
+    shape: Optional[str] = None
+    runs: tuple = ()
 
     def names(self) -> list[str]:
         return [n for n in (self.size, self.total, self.total_sq, self.min, self.max, self.sample,
                             self.unit_low, self.unit_high, self.rows, self.collapsed,
                             self.row_sample, self.unit_sum, self.low_value, self.high_value,
-                            self.slope_min, self.masked_rows, self.masked) if n]
+                            self.slope_min, self.masked_rows, self.masked, self.shift,
+                            self.shape) if n]
 
 
 def threshold_for(value: float, dtype: np.dtype, side: str) -> np.ndarray:
@@ -81,12 +88,15 @@ _OWN_TYPES = {TensorProto.FLOAT16: np.float16}  # mask floors of types measured 
 def instrumented(
     model: onnx.ModelProto, sites: list[tuple[Site, Optional[float], Optional[float]]],
     elem_types: dict[str, int], opset: int, softmax_tau: float, tau: float = 0.05,
+    dims: Optional[dict[str, tuple]] = None,
 ) -> Iterator[tuple[onnx.ModelProto, dict[str, SiteOutputs]]]:
     """`model` itself, whose outputs are for a while the statistics of each (site, low, high).
 
-    The nodes are appended in place and removed on exit: no copy of the weights is made (build
-    the runtime session inside the `with`).
+    `dims`: tensor -> dims shape inference told (None where unknown); a known run length
+    makes the counting vector a constant. The nodes are appended in place and removed on exit:
+    no copy of the weights is made (build the runtime session inside the `with`).
     """
+    dims = dims or {}
     graph = model.graph
     n_inits = len(graph.initializer)
     saved = [_copy(vi) for vi in graph.output]
@@ -97,7 +107,8 @@ def instrumented(
     for site, low, high in sites:
         start = len(b.nodes)
         outputs[site.name] = _site_nodes(b, site, low, high, elem_types.get(site.input),
-                                         softmax_tau, probs.get(site.input), tau)
+                                         softmax_tau, probs.get(site.input), tau,
+                                         dims.get(site.input))
         groups.append(b.nodes[start:])
     placed = _placements(graph, groups)
     inserted = 0  # groups in the graph, from the end of `placed`
@@ -151,7 +162,8 @@ def _prob_outputs(model: onnx.ModelProto) -> dict[str, tuple[str, str]]:
 
 
 def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
-                probs: Optional[tuple[str, str]] = None, tau: float = 0.05) -> SiteOutputs:
+                probs: Optional[tuple[str, str]] = None, tau: float = 0.05,
+                dims: Optional[tuple] = None) -> SiteOutputs:
     x = site.input
     floor = mask_floor(_NP_OF.get(elem_type, _OWN_TYPES.get(elem_type, np.float32)))
     as_x = None  # casts a run-time threshold tensor like x
@@ -168,20 +180,25 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
         axes = [a for a in range(rank) if a != site.unit_axis % rank]
     lay = layout_for(site, b.opset) if elem_type == TensorProto.FLOAT else None
     shape = b.op("Shape", [x], "shape") if lay else None
-    rows = None
+    shift = None
     if site.softmax_axes is not None:  # the statistics are those of the unmasked logits
         rows = softmax_nodes(b, x, size, list(site.softmax_axes), dtype, floor, softmax_tau,
-                             probs, lambda t: _sample(b, t, size, rank))
+                             probs, _sampler(b, size, rank), shifted=lay is not None)
         values, sample, count, lo, hi = rows.values, rows.sample, rows.count, rows.low, rows.high
+        shift = rows.shift
     else:
-        values, sample, count = x, _sample(b, x, size, rank), size
+        rows = None
+        values, sample, count = x, _sampler(b, size, rank)(x), size
         lo, hi = b.reduce("ReduceMin", x, None), b.reduce("ReduceMax", x, None)
-    if lay:
-        sums = fast_moments(b, values, lay, count, shape, lo, hi)
+        if lay:
+            shift = b.reduce("ReduceMean", sample, None)
+    if lay:  # softmax's values come shifted, the masked logits at zero
+        sums = run_moments(b, values if rows else b.op("Sub", [x, shift], "shifted"), lay)
     else:
         sums = exact_moments(b, values, axes, elem_type == TensorProto.DOUBLE)
     so = SiteOutputs(size=count, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
-                     sample=sample, unit_sum=sums.unit_sum)
+                     sample=sample, unit_sum=sums.unit_sum, shift=shift, shape=shape,
+                     runs=tuple(lay.runs()) if lay else ())
     dyn = {"low": _runtime(b, site.low_from, as_x), "high": _runtime(b, site.high_from, as_x)}
     so.low_value, so.high_value = dyn["low"], dyn["high"]
     flat = None
@@ -190,7 +207,8 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
         so.slope_min = b.reduce("ReduceMin", slope, None)
         flat = b.op("Less", [slope, b.const(np.array(tau, dtype=dtype))])
     bounded = {"low": low is not None or dyn["low"], "high": high is not None or dyn["high"]}
-    ones = run_ones(b, lay, shape) if lay and any(bounded.values()) else None
+    ones = run_ones(b, lay, shape, _run_length(lay, dims)) if lay and any(
+        bounded.values()) else None
     for limit, side in ((low, "low"), (high, "high")):
         if not bounded[side]:
             continue
@@ -204,6 +222,14 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
                                                             rows.masked_rows, rows.masked)
         so.row_sample = _row_sample(b, x, list(site.softmax_axes), rank)
     return so
+
+
+def _run_length(lay: Layout, dims: Optional[tuple]) -> Optional[int]:
+    """The run axis's length where shape inference knows it."""
+    if not dims or len(dims) != lay.rank:
+        return None
+    n = dims[lay.sum_axis]
+    return n if isinstance(n, int) and n > 0 else None
 
 
 def _runtime(b: GraphBuilder, tensor: Optional[str], cast_to: Optional[int]) -> Optional[str]:
@@ -220,24 +246,30 @@ def _count(b: GraphBuilder, mask: str, axes: Optional[list[int]]) -> str:
     return as_int if axes == [] else b.reduce("ReduceSum", as_int, axes)
 
 
-def _sample(b: GraphBuilder, x: str, size: str, rank: Optional[int]) -> str:
-    """Every k-th value of the flattened tensor, k odd, about SAMPLE_TARGET values in all.
+def _sampler(b: GraphBuilder, size: str, rank: Optional[int]) -> Callable[[str], str]:
+    """t -> every k-th value of t flattened, k odd, about SAMPLE_TARGET values in all, for
+    tensors of `size` values (the stride is built once per site).
 
     Flattened to [1, n] by Flatten where the rank is known (one node fewer than Reshape with
     a reshaped step, and nothing for onnxruntime's ReshapeFusion pass to examine).
     """
-    if rank:
-        flat, axis = b.op("Flatten", [x], axis=0), 1
-    else:
-        flat, axis = b.op("Reshape", [x, b.const(np.array([-1], np.int64), "flat")]), 0
-    if b.opset < 10:
-        return flat
-    half = b.op("Div", [size, b.const(np.array([2 * SAMPLE_TARGET], np.int64))])  # shape [1]
-    step = b.op("Add", [b.op("Mul", [half, b.const(np.array([2], np.int64))]),
-                        b.const(np.array([1], np.int64))])
-    return b.op("Slice", [flat, b.const(np.array([0], np.int64)),
-                          b.const(np.array([_INT64_MAX], np.int64)),
-                          b.const(np.array([axis], np.int64)), step])
+    step: list[str] = []
+
+    def sample(t: str) -> str:
+        if rank:
+            flat, axis = b.op("Flatten", [t], axis=0), 1
+        else:
+            flat, axis = b.op("Reshape", [t, b.const(np.array([-1], np.int64), "flat")]), 0
+        if b.opset < 10:
+            return flat
+        if not step:
+            half = b.op("Div", [size, b.const(np.array([2 * SAMPLE_TARGET], np.int64))])
+            step.append(b.op("Add", [b.op("Mul", [half, b.const(np.array([2], np.int64))]),
+                                     b.const(np.array([1], np.int64))]))
+        return b.op("Slice", [flat, b.const(np.array([0], np.int64)),
+                              b.const(np.array([_INT64_MAX], np.int64)),
+                              b.const(np.array([axis], np.int64)), step[0]])
+    return sample
 
 
 def _row_sample(b: GraphBuilder, x: str, axes: list[int], rank: Optional[int]) -> Optional[str]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from saturate_cli.model.handle import Site
 from saturate_cli.model.onnx.instrument import SiteOutputs
+from saturate_cli.model.onnx.trust import Shifted, unshifted
 from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
 from saturate_cli.stats.site_stats import SiteStats, stats_of_array
 
@@ -64,17 +65,27 @@ class Observed:
 
 def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
                 observed: Observed) -> Optional[SiteStats]:
-    """One site's batch from the graph's reduction outputs; None when NaN/Inf appeared."""
+    """One site's batch from the graph's reduction outputs; None when NaN/Inf appeared or the
+    shifted sums cannot be trusted (onnx/trust.py): the caller measures it exactly then."""
     def opt(name):
         return values[name] if name else None
 
+    size, lo, hi = int(values[so.size]), float(values[so.min]), float(values[so.max])
+    sums = (float(values[so.total]), float(values[so.total_sq]), None, opt(so.unit_sum))
+    if so.shift:  # the fast path's sums are of x - shift: checked, then moved back
+        unit = opt(so.unit_sum)
+        sums = unshifted(Shifted(
+            size, float(values[so.shift]), sums[0], sums[1], lo, hi,
+            None if unit is None or np.ndim(unit) == 0 else np.asarray(unit),
+            tuple(values[so.shape]) if so.shape else None, so.runs))
+        if sums is None:
+            return None
     stats = stats_from_reductions(Reductions(
-        size=int(values[so.size]), total=float(values[so.total]),
-        total_sq=float(values[so.total_sq]), min=float(values[so.min]),
-        max=float(values[so.max]), sample=np.ravel(values[so.sample]), unit_low=opt(so.unit_low),
+        size=size, total=sums[0], total_sq=sums[1], min=lo, max=hi,
+        sample=np.ravel(values[so.sample]), unit_low=opt(so.unit_low),
         unit_high=opt(so.unit_high), rows=opt(so.rows), collapsed=opt(so.collapsed),
-        row_sample=opt(so.row_sample), unit_sum=opt(so.unit_sum),
-        masked_rows=opt(so.masked_rows), masked=opt(so.masked),
+        row_sample=opt(so.row_sample), unit_sum=sums[3],
+        masked_rows=opt(so.masked_rows), masked=opt(so.masked), m2=sums[2],
     ))
     if stats is not None:
         _observe(observed, plan.site, opt(so.low_value), opt(so.high_value), opt(so.slope_min))

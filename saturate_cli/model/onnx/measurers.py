@@ -25,15 +25,18 @@ from saturate_cli.types import Batch
 Measure = Callable[..., dict[str, SiteStats]]
 
 
-def graph_measurer(runner: Runner, model: onnx.ModelProto, plans: list[Plan], types: dict,
-                   opset: int, tau: float, softmax_tau: float, observed: Observed,
-                   consume: bool, release: Callable[[], None],
+def graph_measurer(runner: Runner, model: onnx.ModelProto, plans: list[Plan],
+                   known: tuple[dict, dict], opset: int, tau: float, softmax_tau: float,
+                   observed: Observed, consume: bool, release: Callable[[], None],
                    exact: Callable[[], Measure]) -> Measure:
-    """In-graph reductions per batch. `consume`: the model's weights may move out to the
-    staged file, and `release()` then drops the caller's copy before onnxruntime loads its
-    own; `exact()` builds the exposed-tensor measurer for batches that bring NaN/Inf."""
+    """In-graph reductions per batch. `known`: the element types and dims shape inference
+    told. `consume`: the model's weights may move out to the staged file, and `release()` then
+    drops the caller's copy before onnxruntime loads its own; `exact()` builds the
+    exposed-tensor measurer for batches whose in-graph sums cannot be trusted."""
     plan_tuples = [(p.site, p.low, p.high) for p in plans]
-    with instrumented(model, plan_tuples, types, opset, softmax_tau, tau) as (graph, outputs):
+    types, dims = known
+    with instrumented(model, plan_tuples, types, opset, softmax_tau, tau, dims) as (graph,
+                                                                                     outputs):
         staged = runner.stage(graph, consume=consume)
     del graph, model  # the protobuf's memory goes only once no name holds it
     with staged:
@@ -52,7 +55,7 @@ def graph_measurer(runner: Runner, model: onnx.ModelProto, plans: list[Plan], ty
                 redo.append(plan)
             else:
                 out[plan.site.name] = stats
-        if redo:  # NaN/Inf reached these sites: measure them exactly from the raw tensors
+        if redo:  # NaN/Inf or untrusted sums at these sites: measured exactly from raw tensors
             fallback[:] = fallback or [exact()]
             out.update(fallback[0](batch, only={p.site.name for p in redo}))
         return out

@@ -18,7 +18,7 @@ from saturate_cli.settings import MASKED_GAP
 class SoftmaxNodes:
     """Names of one softmax site's row counts and of its unmasked logits."""
 
-    values: str  # x with masked logits set to 0 (for the sums)
+    values: str  # x (less the shift, where shifted) with masked logits set to 0, for the sums
     sample: str  # the histogram subsample, masked logits as NaN (not binned)
     count: str  # unmasked logits
     masked: str
@@ -27,11 +27,12 @@ class SoftmaxNodes:
     rows: str
     collapsed: str
     masked_rows: str
+    shift: Optional[str] = None  # the mean of the unmasked logits of the histogram subsample
 
 
 def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, floor: float,
                   tau: float, probs: Optional[tuple[str, str]],
-                  sample: Callable[[str], str]) -> SoftmaxNodes:
+                  sample: Callable[[str], str], shifted: bool = False) -> SoftmaxNodes:
     """The nodes; `floor` is the mask floor of the logits' own dtype, `probs` (op, output) the
     node's own output when it can be read instead of recomputing the softmax, `sample` takes
     the histogram subsample of a tensor.
@@ -39,7 +40,8 @@ def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, fl
     Passes over the full tensor are what cost (BERT's attention scores): the row maximum, one
     comparison with a per-row threshold (the gap below the maximum, or the floor), its cast
     and row counts, the zero-filled copy for the sums and the +inf-filled one for the minimum;
-    the maximum, the sample and everything per row work on small tensors."""
+    the maximum, the sample and everything per row work on small tensors. `shifted`: the
+    values for the sums are taken less a shift (onnx/sums.py), one more pass."""
     top = b.reduce("ReduceMax", x, axes, keepdims=1)
     cutoff = b.op("Sub", [top, b.const(np.array(MASKED_GAP, dtype=dtype))])
     gap = b.op("Less", [cutoff, top])  # false where the gap is lost to rounding, inf and NaN
@@ -63,18 +65,29 @@ def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, fl
     row_top = b.reduce("ReduceMax", top, axes)  # the row maxima without their kept dims
     ninf = b.const(np.array(-np.inf, dtype=dtype))
 
-    def fill(value: float, hint: str) -> str:
-        return b.op("Where", [masked, b.const(np.array(value, dtype=dtype)), x], hint)
+    def fill(value: float, hint: str, of: str = x) -> str:
+        return b.op("Where", [masked, b.const(np.array(value, dtype=dtype)), of], hint)
 
+    in_sample, sampled = sample(masked), sample(x)
+    shift = _kept_mean(b, in_sample, sampled, dtype) if shifted else None
     return SoftmaxNodes(
-        values=fill(0.0, "unmasked"),
-        sample=b.op("Where", [sample(masked), b.const(np.array(np.nan, dtype=dtype)),
-                              sample(x)], "shown"),
+        values=fill(0.0, "unmasked", b.op("Sub", [x, shift], "shifted") if shift else x),
+        sample=b.op("Where", [in_sample, b.const(np.array(np.nan, dtype=dtype)), sampled],
+                    "shown"),
         count=b.op("Sub", [size, masked_total]), masked=masked_total,
         low=b.reduce("ReduceMin", fill(np.inf, "for_min"), None),
         high=b.reduce("ReduceMax", b.op("Where", [has_values, row_top, ninf]), None),
-        rows=b.op("Size", [lonely], "rows"), collapsed=_total(b, judged),
-        masked_rows=_total(b, lonely))
+        rows=n_rows, collapsed=_total(b, judged),
+        masked_rows=_total(b, lonely), shift=shift)
+
+
+def _kept_mean(b: GraphBuilder, masked: str, values: str, dtype) -> str:
+    """The mean of the subsample's unmasked logits (0 where all are masked)."""
+    kept = b.op("Cast", [b.op("Not", [masked])], "f", to=TensorProto.FLOAT)
+    total = b.reduce("ReduceSum", b.op("Where", [masked, b.const(np.array(0.0, dtype=dtype)),
+                                                 values]), None)
+    n = b.reduce("ReduceSum", kept, None)
+    return b.op("Div", [total, b.op("Max", [n, b.const(np.array(1.0, np.float32))])], "shift")
 
 
 def _row_counts(b: GraphBuilder, mask: str, axes: list[int]) -> str:
