@@ -1,5 +1,6 @@
 """Read an ONNX file safely: clear errors, external data confined to the model's folder,
-a size budget checked before anything large is allocated."""
+a size budget checked before anything large is allocated. Where the weights came from is
+recorded (onnx/origin.py) so staging need not serialise them again."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import onnx
 from onnx import external_data_helper
 
 from saturate_cli.budget import refuse_over
-from saturate_cli.errors import first_line, ModelLoadError
+from saturate_cli.errors import ModelLoadError, first_line
+from saturate_cli.model.onnx.origin import Ref, plain_location, remember, stamp_of
 
 
-
-def _all_tensors(graph: onnx.GraphProto):
+def all_tensors(graph: onnx.GraphProto):
     """Initializers and Constant-node tensors of a graph and its subgraphs."""
     yield from graph.initializer
     for node in graph.node:
@@ -24,10 +25,10 @@ def _all_tensors(graph: onnx.GraphProto):
             if a.type == onnx.AttributeProto.TENSOR:
                 yield a.t
             elif a.type == onnx.AttributeProto.GRAPH:
-                yield from _all_tensors(a.g)
+                yield from all_tensors(a.g)
             elif a.type == onnx.AttributeProto.GRAPHS:
                 for g in a.graphs:
-                    yield from _all_tensors(g)
+                    yield from all_tensors(g)
 
 
 def tensor_nbytes(t: onnx.TensorProto) -> int:
@@ -70,6 +71,7 @@ def read_model(path: Path, memory_budget: int, notes: Optional[list] = None) -> 
     What the checker alone objects to goes into `notes`: onnxruntime decides whether the model
     runs (the checker is stricter, e.g. on a graph output without a shape)."""
     try:
+        stamp = stamp_of(path)
         size = path.stat().st_size
         with open(path, "rb") as fh:
             head = fh.read(1)
@@ -87,9 +89,12 @@ def read_model(path: Path, memory_budget: int, notes: Optional[list] = None) -> 
         raise ModelLoadError(f"{path}: the file parses as protobuf but holds no ONNX model "
                              "(no graph or IR version)")
     _check_opset(model, path)
-    _load_external(model, path, memory_budget)
+    names = tuple(t.name for t in model.graph.initializer)
+    external, stamps = _load_external(model, path, memory_budget)
     _check(model, path, notes if notes is not None else [])
-    return _inline_functions(model, path)
+    model = _inline_functions(model, path)
+    remember(path, model, stamp, names, external, stamps)
+    return model
 
 
 def _inline_functions(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
@@ -115,21 +120,48 @@ def _check_opset(model: onnx.ModelProto, path: Path) -> None:
                                  "export with a lower opset")
 
 
-def _load_external(model: onnx.ModelProto, path: Path, memory_budget: int) -> None:
+def _load_external(model: onnx.ModelProto, path: Path, memory_budget: int
+                   ) -> tuple[dict, dict]:
+    """Load the external data; return where each top-level initializer's came from
+    (name -> Ref) and the stamps of those files, taken before they were read."""
     folder = path.parent
     total = 0
     external = False
-    for t in _all_tensors(model.graph):
+    for t in all_tensors(model.graph):
         total += tensor_nbytes(t)
         if t.data_location == onnx.TensorProto.EXTERNAL:
             external = True
             _external_location(t, folder, path)
     refuse_over(path, total, memory_budget, "the weights need")
-    if external:
+    if not external:
+        return {}, {}
+    refs, stamps = _external_refs(model, folder)
+    try:
+        external_data_helper.load_external_data_for_model(model, str(folder))
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"{path}: cannot load external data ({first_line(exc)})") from None
+    return refs, stamps
+
+
+def _external_refs(model: onnx.ModelProto, folder: Path) -> tuple[dict, dict]:
+    """Where the external data of each top-level initializer lies (before loading erases it)."""
+    refs, stamps = {}, {}
+    for t in model.graph.initializer:
+        info = {e.key: e.value for e in t.external_data}
+        location = info.get("location", "")
+        if t.data_location != onnx.TensorProto.EXTERNAL or not plain_location(location):
+            continue
+        target = str((folder / location).resolve())
+        stamp = stamps.get(target) or stamp_of(target)
         try:
-            external_data_helper.load_external_data_for_model(model, str(folder))
-        except Exception as exc:  # noqa: BLE001
-            raise ModelLoadError(f"{path}: cannot load external data ({first_line(exc)})") from None
+            offset = int(info.get("offset") or 0)
+            length = int(info.get("length") or 0) or (stamp[0] - offset if stamp else 0)
+        except ValueError:  # onnx's loader says what is wrong
+            continue
+        if stamp is not None and offset >= 0 and length > 0:
+            stamps[target] = stamp
+            refs[t.name] = Ref(location, offset, length, t.data_type, tuple(t.dims))
+    return refs, stamps
 
 
 _TYPED_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data",
@@ -154,7 +186,7 @@ def _stored_values(t: onnx.TensorProto):
 
 def _check_tensor_sizes(model: onnx.ModelProto, path: Path) -> None:
     """Every initializer / constant holds exactly the values its dims declare."""
-    for t in _all_tensors(model.graph):
+    for t in all_tensors(model.graph):
         if min(t.dims, default=0) < 0 or math.prod(max(int(d), 1) for d in t.dims) >= 2**59:
             raise ModelLoadError(f"{path}: tensor '{t.name}' declares impossible dims "
                                  f"{list(t.dims)}; the file is corrupt")

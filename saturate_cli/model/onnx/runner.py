@@ -12,8 +12,9 @@ from typing import Optional
 import numpy as np
 import onnx
 
-from saturate_cli.errors import CalibrationError, ModelLoadError, first_line
+from saturate_cli.errors import CalibrationError, ModelLoadError, SaturateError, first_line
 from saturate_cli.model.onnx.engine import PLAIN, first_working, missing_kernel, open_with
+from saturate_cli.model.onnx.origin import origin_of
 from saturate_cli.model.onnx.session import Staged
 from saturate_cli.types import Batch
 
@@ -57,8 +58,13 @@ class Runner:
             return self.open(staged)
 
     def stage(self, model: onnx.ModelProto, consume: bool = False) -> Staged:
+        """`model` serialised for onnxruntime. `consume` (the handle's `_reloadable`): the
+        caller holds the model `read_model` returned for this path, its weights untouched
+        (nodes and small constants may have been added), and drops it once staged; its
+        weights are then referenced in the files they were read from (onnx/origin.py)."""
+        origin = origin_of(self.path, model) if consume else None
         try:
-            return Staged(model, consume)
+            return Staged(model, consume, origin)
         except Exception as exc:  # noqa: BLE001 - protobuf and the file system raise many types
             raise ModelLoadError(f"{self.path}: cannot serialise the model for onnxruntime: "
                                  f"{first_line(exc)}") from None
@@ -88,6 +94,8 @@ class Runner:
     def run(self, session, names: list[str], batch: Batch) -> list:
         try:
             return session.run(names, batch)
+        except SaturateError:  # the model's files changed under the session (onnx/session.py)
+            raise
         except Exception as exc:  # noqa: BLE001
             shapes = {k: list(np.shape(v)) for k, v in batch.items()}
             raise CalibrationError(f"{self.path}: inference failed on inputs of shapes {shapes} "
