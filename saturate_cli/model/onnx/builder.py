@@ -56,26 +56,3 @@ class GraphBuilder:
             return self.op("LessOrEqual" if side == "low" else "GreaterOrEqual", [x, t])
         strict = self.op("Greater" if side == "low" else "Less", [x, t])
         return self.op("Not", [strict])
-
-    def branch(self) -> "GraphBuilder":
-        """A builder for an If branch: its own nodes; names and constants shared with this one
-        (a branch reads the outer graph's values and initializers)."""
-        sub = GraphBuilder(self.model, self.opset, self.prefix)
-        sub.name = self.name  # one counter, so names stay unique across branches
-        sub.inits, sub.consts = self.inits, self.consts
-        return sub
-
-    def if_node(self, cond: str, then: "GraphBuilder", then_outs: list[str],
-                other: "GraphBuilder", other_outs: list[str], elem_type: int) -> list[str]:
-        """An If node choosing between two branch builders' outputs (all of `elem_type`)."""
-        def graph(sub: GraphBuilder, outs: list[str], label: str) -> onnx.GraphProto:
-            return helper.make_graph(sub.nodes, self.name(label), [],
-                                     [helper.make_tensor_value_info(o, elem_type, None)
-                                      for o in outs])
-
-        results = [self.name("if_out") for _ in then_outs]
-        self.nodes.append(helper.make_node(
-            "If", [cond], results, name=self.name("if"),
-            then_branch=graph(then, then_outs, "then"), else_branch=graph(other, other_outs,
-                                                                            "else")))
-        return results
