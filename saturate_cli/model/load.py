@@ -8,7 +8,7 @@ from typing import Optional
 
 from saturate_cli.budget import refuse_over, zip_unpacked_size
 from saturate_cli.errors import ModelLoadError, SaturateError, UsageError, first_line
-from saturate_cli.paths import sha256_of
+from saturate_cli.paths import sha256_in_background
 from saturate_cli.settings import Settings
 from saturate_cli.types import Peek
 
@@ -23,9 +23,11 @@ def _looks_like_factory(target: str) -> bool:
 
 def load_model(target: str, settings: Settings, peek: Optional[Peek] = None):
     """A ModelHandle for the target; the format is detected from the content. `peek` gives the
-    first calibration record to loaders whose input specs yield to the data (PyTorch)."""
+    first calibration record to loaders whose input specs yield to the data (PyTorch). The
+    file's hash is computed in the background while the model loads."""
+    digest = sha256_in_background(_weights_file(Path(target)))  # None for a factory
     handle = _load(target, settings, peek)
-    handle.sha256 = sha256_of(_weights_file(Path(target)))  # None for a factory
+    handle.sha256 = digest()
     return handle
 
 
