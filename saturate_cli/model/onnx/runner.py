@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 
 from saturate_cli.errors import CalibrationError, ModelLoadError, SaturateError, first_line
+from saturate_cli.model.onnx import arena
 from saturate_cli.model.onnx.engine import PLAIN, first_working, missing_kernel, open_with
 from saturate_cli.model.onnx.origin import origin_of
 from saturate_cli.model.onnx.session import Staged
@@ -81,6 +82,7 @@ class Runner:
         # soon as they can run, so activation inputs die early (BERT-size peak -58 MB).
         options.enable_mem_pattern = False
         options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
+        arena.use(options)  # grown by what is asked for, not in powers of two (onnx/arena.py)
         if self.threads:
             options.intra_op_num_threads = self.threads
         return staged.open(options, self.providers)
