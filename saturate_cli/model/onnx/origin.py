@@ -109,7 +109,7 @@ def remember(path: Path, model, stamp: Optional[tuple], names: tuple, external: 
         return
     _RECENT[key] = Origin(path, id(model), stamp, names, external, stamps)
     while len(_RECENT) > _KEEP:
-        _RECENT.pop(next(iter(_RECENT)))
+        _RECENT.pop(next(iter(_RECENT)), None)
 
 
 def origin_of(path: str, model) -> Optional[Origin]:

@@ -32,9 +32,9 @@ _CONFIG_VALUE_LIMIT = 1024  # onnxruntime's longest config value
 
 
 class Staged:
-    """A model serialised for onnxruntime: bytes, or a file in a temporary folder (removed on
-    close). Once staged, the caller may drop its ModelProto before the session is built, so
-    the two copies of the weights are never held at once."""
+    """A model serialised for onnxruntime: the bytes of a hollow copy, bytes, or a file in a
+    temporary folder (removed on close). Once staged, the caller may drop its ModelProto
+    before the session is built, so the two copies of the weights are never held at once."""
 
     def __init__(self, model: onnx.ModelProto, consume: bool = False,
                  origin: Optional[Origin] = None):
