@@ -237,3 +237,23 @@ def test_tiny_values_keep_their_spread(kind):
     got, want = _measure(np.ascontiguousarray(x), kind)
     assert want.std == pytest.approx(2.0**-80, abs=0)
     assert got.std == pytest.approx(want.std, rel=1e-9, abs=0)
+
+
+@pytest.mark.parametrize("mask", [-np.inf, np.finfo(np.float32).min, -1e9])
+def test_softmax_masks_of_every_kind_stay_in_the_graph(mask):
+    """-inf, float32's minimum and -1e9 masks; whole rows masked next to partly masked ones and
+    rows without a mask: exact counts and extremes, measured without a second read."""
+    x = np.random.default_rng(7).standard_normal((2, 3, 6, 9)).astype(np.float32) * 4
+    x[0, :, :, 5:] = mask  # padded keys
+    x[1, 2, 3, :] = mask  # a row with nothing left
+    x[1, 0, 0, :] = -50.0  # a low row without a mask (its minimum is the tensor's)
+    assert _check(x, "softmax") == []
+
+
+def test_softmax_nan_is_measured_from_the_raw_tensor():
+    x = np.random.default_rng(8).standard_normal((2, 4, 5, 7)).astype(np.float32)
+    x[1, 2, 3, 4] = np.nan
+    redone: list = []
+    got, want = _measure(x, "softmax", redone=redone)
+    assert redone == ["s"]
+    assert (got.nan, got.count, got.rows) == (want.nan, want.count, want.rows) and got.nan == 1

@@ -37,22 +37,28 @@ def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, fl
     node's own output when it can be read instead of recomputing the softmax, `sample` takes
     the histogram subsample of a tensor.
 
-    Passes over the full tensor are what cost (BERT's attention scores): the row maximum, one
-    comparison with a per-row threshold (the gap below the maximum, or the floor), its cast
-    and row counts, the zero-filled copy for the sums and the +inf-filled one for the minimum;
-    the maximum, the sample and everything per row work on small tensors. `shifted`: the
-    values for the sums are taken less a shift (onnx/sums.py), one more pass."""
+    Passes over the full tensor are what cost (BERT's attention scores), and onnxruntime's
+    Where is ~30x slower than arithmetic on them (35 ms against ~0.5 ms for 786k values), so
+    the big tensors are masked by arithmetic on exact 0/1 factors: the row maximum, one
+    comparison with a per-row threshold (the gap below the maximum, or the floor) and its two
+    casts, x raised to that threshold (masked logits, -inf among them, become finite; NaN
+    stays NaN), the zeroed copy for the sums and the copy whose masked logits are the row
+    maximum (+inf in rows without any) for the minimum. The maximum, the sample and everything per row work on small
+    tensors. `shifted`: the values for the sums are taken less a shift (onnx/sums.py)."""
     top = b.reduce("ReduceMax", x, axes, keepdims=1)
     cutoff = b.op("Sub", [top, b.const(np.array(MASKED_GAP, dtype=dtype))])
     gap = b.op("Less", [cutoff, top])  # false where the gap is lost to rounding, inf and NaN
     floor_c = b.const(np.array(floor, dtype=dtype))
-    limit = b.op("Where", [gap, b.op("Max", [cutoff, floor_c]), floor_c])  # per row
+    limit = b.op("Where", [gap, b.op("Max", [cutoff, floor_c]), floor_c])  # per row, finite
     masked = b.compare(x, limit, "low")
-    per_row = _row_counts(b, masked, axes)  # masked logits per row (int64)
-    n_rows = b.op("Size", [per_row])
+    wide = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
+    keep = b.op("Cast", [b.op("Not", [masked])], "keep", to=wide)  # 1 for unmasked logits
+    gone = b.op("Cast", [masked], "gone", to=wide)  # 1 for masked ones
+    kept = b.op("Cast", [b.reduce("ReduceSum", keep, axes)], "n", to=TensorProto.INT64)
+    n_rows = b.op("Size", [kept])
     one, zero = b.const(np.array(1, np.int64)), b.const(np.array(0, np.int64))
     row_len = b.op("Div", [size, b.op("Where", [b.op("Equal", [n_rows, zero]), one, n_rows])])
-    kept = b.op("Sub", [row_len, per_row])  # unmasked logits per row
+    per_row = b.op("Sub", [row_len, kept])  # masked logits per row
     lonely = b.op("Less", [kept, b.const(np.array(2, np.int64))])
     if probs is not None:
         collapsed_row = _collapsed_from_probs(b, *probs, axes, dtype, tau)
@@ -64,37 +70,32 @@ def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, fl
     has_values = b.op("Not", [b.op("Equal", [kept, zero])])
     row_top = b.reduce("ReduceMax", top, axes)  # the row maxima without their kept dims
     ninf = b.const(np.array(-np.inf, dtype=dtype))
-
-    def fill(value: float, hint: str, of: str = x) -> str:
-        return b.op("Where", [masked, b.const(np.array(value, dtype=dtype)), of], hint)
+    raised = b.op("Max", [x, limit], "raised")  # masked logits at the (finite) threshold
 
     in_sample, sampled = sample(masked), sample(x)
-    shift = _kept_mean(b, in_sample, sampled, dtype) if shifted else None
+    shift = _kept_mean(b, sample(raised), sample(keep)) if shifted else None
+    # masked logits count as their row's maximum in the minimum (+inf in rows without any)
+    stand_in = b.op("Where", [b.op("Greater", [top, limit]), top,
+                              b.const(np.array(np.inf, dtype=dtype))])  # per row
+    for_min = b.op("Add", [b.op("Mul", [raised, keep]), b.op("Mul", [stand_in, gone])],
+                   "for_min")
     return SoftmaxNodes(
-        values=fill(0.0, "unmasked", b.op("Sub", [x, shift], "shifted") if shift else x),
+        values=b.op("Mul", [b.op("Sub", [raised, shift], "shifted") if shift else raised, keep],
+                    "unmasked"),
         sample=b.op("Where", [in_sample, b.const(np.array(np.nan, dtype=dtype)), sampled],
                     "shown"),
         count=b.op("Sub", [size, masked_total]), masked=masked_total,
-        low=b.reduce("ReduceMin", fill(np.inf, "for_min"), None),
+        low=b.reduce("ReduceMin", for_min, None),
         high=b.reduce("ReduceMax", b.op("Where", [has_values, row_top, ninf]), None),
         rows=n_rows, collapsed=_total(b, judged),
         masked_rows=_total(b, lonely), shift=shift)
 
 
-def _kept_mean(b: GraphBuilder, masked: str, values: str, dtype) -> str:
-    """The mean of the subsample's unmasked logits (0 where all are masked)."""
-    kept = b.op("Cast", [b.op("Not", [masked])], "f", to=TensorProto.FLOAT)
-    total = b.reduce("ReduceSum", b.op("Where", [masked, b.const(np.array(0.0, dtype=dtype)),
-                                                 values]), None)
-    n = b.reduce("ReduceSum", kept, None)
-    return b.op("Div", [total, b.op("Max", [n, b.const(np.array(1.0, np.float32))])], "shift")
-
-
-def _row_counts(b: GraphBuilder, mask: str, axes: list[int]) -> str:
-    """True values per row (int64, rows shaped as the reduction leaves them). Cast to float32
-    and summed: exact for rows under 2^24 values, a quarter of the bytes of an int64 cast."""
-    as_float = b.op("Cast", [mask], "f", to=TensorProto.FLOAT)
-    return b.op("Cast", [b.reduce("ReduceSum", as_float, axes)], "n", to=TensorProto.INT64)
+def _kept_mean(b: GraphBuilder, raised: str, keep: str) -> str:
+    """The mean of the unmasked logits of the subsample (0 where all are masked)."""
+    total = b.reduce("ReduceSum", b.op("Mul", [raised, keep]), None)
+    n = b.op("Max", [b.reduce("ReduceSum", keep, None), b.const(np.array(1.0, np.float32))])
+    return b.op("Div", [total, n], "shift")
 
 
 def _total(b: GraphBuilder, mask: str) -> str:
