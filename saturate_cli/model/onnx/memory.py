@@ -2,12 +2,13 @@
 
 The bound, from shape inference with the graph inputs fixed to the batch's shapes:
 
-    weights + inputs + ARENA * (peak of the live intermediates + REDO * the largest one)
+    weights + inputs + ARENA * (peak of the live intermediates + STATS * the largest one)
 
 Nodes run in graph order and a tensor dies after its last reader (graph outputs live to the
-end); the live peak is the largest sum of tensors alive at once. onnxruntime's BFC arena grows
-in power-of-two regions, so it may reserve up to twice the bytes in use (ARENA). The statistics
-nodes may redo one site's batch on a float64 copy, twice a float32 tensor's bytes (REDO).
+end); the live peak is the largest sum of tensors alive at once. onnxruntime's arena may hold
+more than the bytes in use (fragmentation; up to twice them where it grows in powers of two:
+ARENA). The statistics nodes hold a shifted copy and masks of one site's input at a time, and
+a batch measured again exactly needs a float64 copy: twice a float32 tensor's bytes (STATS).
 Tensors whose shape inference cannot tell are not counted, nor are subgraph bodies.
 
 This module (like every onnx_* module) must never import torch.
@@ -24,7 +25,7 @@ import onnx
 from saturate_cli.model.onnx.load import weightless
 
 ARENA = 2
-REDO = 2
+STATS = 2
 
 
 def estimate_peak(model: onnx.ModelProto, feeds_shapes: dict[str, tuple]) -> int:
@@ -36,7 +37,7 @@ def estimate_peak(model: onnx.ModelProto, feeds_shapes: dict[str, tuple]) -> int
     held = inits | set(feeds_shapes)  # not intermediates: counted once, above
     live_peak = _live_peak(model.graph, sizes, held)
     largest = max((b for n, b in sizes.items() if n not in held), default=0)
-    return int(weights + inputs + ARENA * (live_peak + REDO * largest))
+    return int(weights + inputs + ARENA * (live_peak + STATS * largest))
 
 
 def tensor_sizes(model: onnx.ModelProto, feeds_shapes: dict[str, tuple]) -> dict[str, int]:
