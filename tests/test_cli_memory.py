@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import run_cli
-from saturate_cli.model.onnx.memory import ARENA, REDO, estimate_peak, tensor_sizes
+from saturate_cli.model.onnx.memory import ARENA, STATS, estimate_peak, tensor_sizes
 from saturate_cli.pipeline import inspect_model
 from saturate_cli.settings import Settings
 
@@ -45,7 +45,7 @@ def test_estimate_counts_intermediates_at_the_batch_size():
     assert sizes["h"] == sizes["a"] == 4096 * WIDE * 4
     weights = (256 * WIDE + WIDE * 8) * 4
     hidden = 4096 * WIDE * 4  # h and a are alive together while Sigmoid runs
-    expected = weights + 4096 * 256 * 4 + ARENA * (2 * hidden + REDO * hidden)
+    expected = weights + 4096 * 256 * 4 + ARENA * (2 * hidden + STATS * hidden)
     assert estimate_peak(model, {"x": (4096, 256)}) == expected
     assert estimate_peak(model, {"x": (16, 256)}) - weights < (expected - weights) / 200
 
