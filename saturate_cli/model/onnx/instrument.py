@@ -22,7 +22,7 @@ from saturate_cli.model.handle import Site
 from saturate_cli.model.onnx.builder import GraphBuilder
 from saturate_cli.model.onnx.sites import is_integer
 from saturate_cli.model.onnx.softmax import softmax_nodes
-from saturate_cli.model.onnx.sums import (Layout, exact_moments, fast_count, layout_for,
+from saturate_cli.model.onnx.sums import (RUN_CAP, Layout, exact_moments, fast_count, layout_for,
                                           run_moments, run_ones)
 from saturate_cli.stats.reductions import SAMPLE_TARGET
 from saturate_cli.stats.site_stats import ROWS_PER_BATCH
@@ -179,7 +179,7 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     if site.unit_axis is not None and rank:
         axes = [a for a in range(rank) if a != site.unit_axis % rank]
     lay = layout_for(site, b.opset) if elem_type == TensorProto.FLOAT else None
-    shape = b.op("Shape", [x], "shape") if lay else None
+    shape = b.op("Shape", [x], "shape") if lay and not _runs_known(lay, dims) else None
     shift = None
     if site.softmax_axes is not None:  # the statistics are those of the unmasked logits
         rows = softmax_nodes(b, x, size, list(site.softmax_axes), dtype, floor, softmax_tau,
@@ -222,6 +222,13 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
                                                             rows.masked_rows, rows.masked)
         so.row_sample = _row_sample(b, x, list(site.softmax_axes), rank)
     return so
+
+
+def _runs_known(lay: Layout, dims: Optional[tuple]) -> bool:
+    """Shape inference tells every run axis's length, and none is longer than RUN_CAP (the
+    tensor's shape is then not needed at run time: onnx/trust.py checks it otherwise)."""
+    return bool(dims) and len(dims) == lay.rank and all(
+        isinstance(dims[a], int) and 0 < dims[a] <= RUN_CAP for a in lay.runs())
 
 
 def _run_length(lay: Layout, dims: Optional[tuple]) -> Optional[int]:

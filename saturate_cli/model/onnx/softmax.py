@@ -72,8 +72,8 @@ def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, fl
     ninf = b.const(np.array(-np.inf, dtype=dtype))
     raised = b.op("Max", [x, limit], "raised")  # masked logits at the (finite) threshold
 
-    in_sample, sampled = sample(masked), sample(x)
-    shift = _kept_mean(b, sample(raised), sample(keep)) if shifted else None
+    in_sample, sampled = sample(masked), sample(raised)  # raised: x where not masked
+    shift = _kept_mean(b, sampled, sample(keep)) if shifted else None
     # masked logits count as their row's maximum in the minimum (+inf in rows without any)
     stand_in = b.op("Where", [b.op("Greater", [top, limit]), top,
                               b.const(np.array(np.inf, dtype=dtype))])  # per row
