@@ -22,8 +22,8 @@ OLD_ML_DTYPES = os.environ.get("BENCH_OLD_ML_DTYPES")  # a --target folder with 
 # (model, batches, batch size, what else runs: "peers" (ORT MinMax, Entropy, Polygraphy),
 # "minmax" only, "torch" (the PyTorch path), "old" (saturate with ml_dtypes 0.7.0))
 CASES = (("resnet18", 4, 8, "peers torch"), ("resnet18", 32, 2, ""),
-         ("resnet50", 4, 4, "minmax"), ("bert", 4, 4, "minmax"), ("bert", 32, 1, ""),
-         ("bert", 3, 2, "peers old"))
+         ("resnet50", 4, 4, "minmax torch"), ("resnet50", 32, 1, ""),
+         ("bert", 4, 4, "minmax torch"), ("bert", 32, 1, ""), ("bert", 3, 2, "peers old"))
 QUICK_CASES = (("resnet18", 3, 4, "peers torch old"), ("bert", 3, 2, "peers torch old"))
 PLAIN_ONNX, PLAIN_TORCH = "plain onnxruntime script", "plain eager PyTorch script"
 BASE = {"saturate inspect (PyTorch)": PLAIN_TORCH}
