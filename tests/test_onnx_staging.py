@@ -65,6 +65,20 @@ def _with_branch(width: int = 64):
     return model
 
 
+def _with_function(width: int = 64):
+    """The last activation inside a model-local function (read_model inlines it)."""
+    model = _mlp(width, 2)
+    fn = helper.make_function("local", "Act", ["a"], ["b"],
+                              [helper.make_node("Sigmoid", ["a"], ["b"])],
+                              [helper.make_opsetid("", 17)])
+    model.functions.append(fn)
+    model.opset_import.append(helper.make_opsetid("local", 1))
+    g = model.graph
+    g.node.append(helper.make_node("Act", ["a1"], ["y"], domain="local"))
+    g.output[0].name = "y"
+    return model
+
+
 def _save(model, path, external=None):
     """Save; `external`: names of the initializers written to 'w.bin' beside the model."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,9 +150,11 @@ CASES = {
     "mixed": lambda d: _save(_mlp(64, 3), d / "m.onnx", {"w1"}),
     "float_data": lambda d: _save(_mlp(64, 3, typed=1), d / "m.onnx"),
     "subgraph": lambda d: _save(_with_branch(), d / "m.onnx"),
+    "function": lambda d: _save(_with_function(), d / "m.onnx"),
 }
 REFERENCED = {"inline": {"w0", "w1", "w2"}, "external": {"w0", "w1", "w2"},
-              "mixed": {"w0", "w1", "w2"}, "float_data": {"w0", "w2"}, "subgraph": {"w0"}}
+              "mixed": {"w0", "w1", "w2"}, "float_data": {"w0", "w2"}, "subgraph": {"w0"},
+              "function": {"w0", "w1"}}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -242,12 +258,12 @@ def test_a_file_changed_since_it_was_read_falls_back(tmp_path, change):
 def test_a_file_changed_under_the_session_stops_with_one_line(tmp_path):
     path = _save(_mlp(64, 2), tmp_path / "m.onnx")
     feed = _feed(path)
-    model, runner, staged = _stage(path)
+    _, runner, staged = _stage(path)
     _rewrite_in_place(path)  # after staging, before the session: refused
     with staged, pytest.raises(ModelLoadError, match="changed on disk"):
         runner.open_checked(staged)
     path = _save(_mlp(64, 2), tmp_path / "n" / "m.onnx")
-    model, runner, staged = _stage(path)
+    _, runner, staged = _stage(path)
     with staged:
         session = runner.open_checked(staged)
     runner.run(session, None, feed)

@@ -53,8 +53,8 @@ def hollow_copy(model: onnx.ModelProto, origin: Origin) -> Optional[Hollow]:
             _reference(light.graph.initializer.add(), t, refs[t.name])
         else:
             light.graph.initializer.append(t)
-    inline = sum(tensor_nbytes(t) for t in all_tensors(graph)) - sum(
-        tensor_nbytes(t) for t in picked)
+    inline = sum(tensor_nbytes(t) for t in graph.initializer if t.name not in chosen) + sum(
+        tensor_nbytes(t) for t in all_tensors(graph, initializers=False))
     return Hollow(light, len(picked), inline)
 
 

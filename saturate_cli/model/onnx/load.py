@@ -4,6 +4,7 @@ recorded (onnx/origin.py) so staging need not serialise them again."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -17,9 +18,11 @@ from saturate_cli.errors import ModelLoadError, first_line
 from saturate_cli.model.onnx.origin import Ref, plain_location, remember, stamp_of
 
 
-def all_tensors(graph: onnx.GraphProto):
-    """Initializers and Constant-node tensors of a graph and its subgraphs."""
-    yield from graph.initializer
+def all_tensors(graph: onnx.GraphProto, initializers: bool = True):
+    """Initializers (of the top graph too unless `initializers` is False) and Constant-node
+    tensors of a graph and its subgraphs."""
+    if initializers:
+        yield from graph.initializer
     for node in graph.node:
         for a in node.attribute:
             if a.type == onnx.AttributeProto.TENSOR:
@@ -36,11 +39,15 @@ def tensor_nbytes(t: onnx.TensorProto) -> int:
     n = 1
     for d in t.dims:
         n *= max(int(d), 0)
+    return n * _itemsize(t.data_type)
+
+
+@functools.cache
+def _itemsize(data_type: int) -> int:
     try:
-        itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+        return onnx.helper.tensor_dtype_to_np_dtype(data_type).itemsize
     except Exception:  # noqa: BLE001 - unknown/string types: count one byte each
-        itemsize = 1
-    return n * itemsize
+        return 1
 
 
 def _external_location(t: onnx.TensorProto, folder: Path, path: Path) -> Path:

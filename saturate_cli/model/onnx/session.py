@@ -13,6 +13,7 @@ onnxruntime 1.32 copies them, so the numpy copies only added memory (BERT-size: 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import tempfile
@@ -139,8 +140,12 @@ def _approx_bytes(model: onnx.ModelProto) -> int:
         for t in tensors:
             if t.data_type == onnx.TensorProto.STRING:
                 return model.ByteSize()
-            dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type))
-            total += math.prod(t.dims) * dtype.itemsize
+            total += math.prod(t.dims) * _itemsize(t.data_type)
     except (KeyError, TypeError, ValueError):  # a type numpy cannot name: measure exactly
         return model.ByteSize()
     return total
+
+
+@functools.cache
+def _itemsize(data_type: int) -> int:
+    return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type)).itemsize
