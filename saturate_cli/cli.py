@@ -22,7 +22,7 @@ from saturate_cli.cli_settings import configure, given_options
 from saturate_cli.cli_io import emit, progress, say, write_atomic
 from saturate_cli.cli_options import (
     DATA, ENGINE, INPUTS, MEASURE, PYTORCH, RULES, RUN, ExitZeroOpt, FailOn, FailOnOpt, Format,
-    FormatOpt, OutputOpt, takes)
+    FormatOpt, OutputOpt, path_option, takes)
 
 app = typer.Typer(
     name="saturate",
@@ -64,7 +64,7 @@ def inspect(
                            "new or worse ones count.", show_default=False)] = None,
     update_baseline: Annotated[bool, typer.Option(
         "--update-baseline", help="Write this run's report to the --baseline file.")] = False,
-    step_summary: Annotated[Optional[Path], typer.Option(
+    step_summary: Annotated[Optional[Path], path_option(
         "--step-summary", help="Also append a markdown summary to this file (e.g. "
                                "$GITHUB_STEP_SUMMARY).", dir_okay=False,
         show_default=False)] = None,

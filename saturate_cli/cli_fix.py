@@ -9,7 +9,8 @@ import typer
 
 from saturate_cli.cli_guard import guarded
 from saturate_cli.settings import FIX
-from saturate_cli.cli_options import DATA, MEASURE, PYTORCH, RULES, RUN, Format, FormatOpt, takes
+from saturate_cli.cli_options import (
+    DATA, MEASURE, PYTORCH, RULES, RUN, Format, FormatOpt, path_option, takes)
 
 
 @takes(DATA, MEASURE, PYTORCH, RULES, RUN)
@@ -18,7 +19,7 @@ def fix(
     model: Annotated[str, typer.Argument(
         help="The model: .onnx, .pt2, TorchScript, a pickled module, or module:factory "
              "(with --weights for its state dict).", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option(
+    output: Annotated[Optional[Path], path_option(
         "--output", "-o", help="Where to write the fixed model (never over the input; a "
                                "factory's fix is a state dict: .pt or .safetensors).",
         dir_okay=False, show_default=False)] = None,
@@ -39,7 +40,7 @@ def fix(
                                             "proof.")] = FIX.holdout,
     max_steps: Annotated[int, typer.Option(
         "--max-steps", min=1, help="At most this many sites are changed.")] = FIX.max_steps,
-    report: Annotated[Optional[Path], typer.Option(
+    report: Annotated[Optional[Path], path_option(
         "--report", help="Also write an HTML page comparing before and after.", dir_okay=False,
         show_default=False)] = None,
     format: FormatOpt = Format.text,

@@ -1,23 +1,22 @@
 """`saturate merge PART.json...`, and inspect's shard and engine branches (--shard, --workers,
---scheduler). Imports only typer and the option types at import time."""
+--scheduler). Imports only the option types (and typer) at import time."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, List, Optional
 
-import typer
-
-from saturate_cli.cli_options import DebugOpt, Format, FormatOpt, OutputOpt
+from saturate_cli.cli_options import (
+    DebugOpt, Format, FormatOpt, OutputOpt, path_argument, path_option)
 
 
 def merge(
-    parts: Annotated[List[Path], typer.Argument(
+    parts: Annotated[List[Path], path_argument(
         help="Partial reports written by `saturate inspect --shard K/N -o PART.json`, one per "
              "shard (any order).", show_default=False, dir_okay=False)],
     format: FormatOpt = Format.text,
     output: OutputOpt = None,
-    step_summary: Annotated[Optional[Path], typer.Option(
+    step_summary: Annotated[Optional[Path], path_option(
         "--step-summary", help="Also append a markdown summary to this file.",
         dir_okay=False, show_default=False)] = None,
     debug: DebugOpt = False,

@@ -15,6 +15,18 @@ import typer
 from saturate_cli.settings import DEFAULTS, SYNTHETIC_SAMPLES
 
 
+def path_option(*names: str, **kwargs):
+    """typer.Option for a Path-typed option: click itself turns the value into a Path, so
+    ctx.params (which the commands read) holds a Path on every typer. typer 0.28 and older
+    convert only the function's arguments; 0.29's pydantic conversion converted ctx.params too."""
+    return typer.Option(*names, path_type=Path, **kwargs)
+
+
+def path_argument(**kwargs):
+    """typer.Argument for a Path-typed argument (see path_option)."""
+    return typer.Argument(path_type=Path, **kwargs)
+
+
 class Format(str, Enum):
     text = "text"
     json = "json"
@@ -42,14 +54,14 @@ class Synthetic(str, Enum):
 
 FormatOpt = Annotated[Format, typer.Option(
     "--format", "-f", envvar="SATURATE_FORMAT", help="Output format.")]
-OutputOpt = Annotated[Optional[Path], typer.Option(
+OutputOpt = Annotated[Optional[Path], path_option(
     "--output", "-o", help="Write the report here (only after the analysis succeeded).",
     dir_okay=False)]
 FailOnOpt = Annotated[FailOn, typer.Option(
     "--fail-on", help="Exit 1 when a finding is at or above this severity.")]
 ExitZeroOpt = Annotated[bool, typer.Option(
     "--exit-zero", help="Exit 0 even with findings (2 still means bad input).")]
-CalibrationOpt = Annotated[Optional[List[Path]], typer.Option(
+CalibrationOpt = Annotated[Optional[List[Path]], path_option(
     "--calibration", "-c", help="Calibration data: .npy, .npz, .pt/.pth, ONNX .pb, a folder "
                                 "of them (streamed) or of PNG/JPEG images; repeatable.")]
 SyntheticOpt = Annotated[Synthetic, typer.Option(
@@ -90,7 +102,7 @@ MemoryBudgetOpt = Annotated[Optional[str], typer.Option(
 TrustPickleOpt = Annotated[bool, typer.Option(
     "--trust-pickle", help="Allow loading pickled PyTorch modules: this RUNS CODE from the "
                            "file. Only for files you trust.")]
-WeightsOpt = Annotated[Optional[Path], typer.Option(
+WeightsOpt = Annotated[Optional[Path], path_option(
     "--weights", help="State dict (.pt/.pth/.safetensors) for a module:factory target.",
     dir_okay=False, show_default=False)]
 FactoryArgOpt = Annotated[Optional[List[str]], typer.Option(
@@ -104,7 +116,7 @@ SelectOpt = Annotated[Optional[List[str]], typer.Option(
                      "repeated.", show_default=False)]
 IgnoreOpt = Annotated[Optional[List[str]], typer.Option(
     "--ignore", help="Turn off these rules: codes or prefixes.", show_default=False)]
-ConfigOpt = Annotated[Optional[Path], typer.Option(
+ConfigOpt = Annotated[Optional[Path], path_option(
     "--config", help="Use this config file (saturate.toml or a pyproject.toml with "
                      "[tool.saturate]) instead of searching upward from the current folder.",
     dir_okay=False, show_default=False)]
@@ -112,7 +124,7 @@ VerboseOpt = Annotated[bool, typer.Option(
     "--verbose", "-v", help="Full site names in the text table; say which config file is used "
                             "(on stderr).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
-TextOpt = Annotated[Optional[Path], typer.Option(
+TextOpt = Annotated[Optional[Path], path_option(
     "--text", help="Text samples for a Hugging Face checkpoint folder: one per line, or .jsonl "
                    "(see --text-field); tokenized by the checkpoint's tokenizer.",
     dir_okay=False, show_default=False)]
@@ -176,4 +188,4 @@ def takes(*groups):
 
 
 __all__ = ["CODE", "DATA", "DEFAULTS", "ENGINE", "INPUTS", "MEASURE", "PYTORCH", "RULES", "RUN",
-           "FailOn", "Format", "Synthetic", "takes"]
+           "FailOn", "Format", "Synthetic", "path_argument", "path_option", "takes"]

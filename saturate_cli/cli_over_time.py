@@ -8,7 +8,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from saturate_cli.cli_options import CODE, DATA, MEASURE, RUN, DebugOpt, OutputOpt, takes
+from saturate_cli.cli_options import (
+    CODE, DATA, MEASURE, RUN, DebugOpt, OutputOpt, path_argument, path_option, takes)
 from saturate_cli.settings import OVER_TIME
 
 MAX_WORSENING = OVER_TIME.max_worsening
@@ -38,10 +39,10 @@ def _write(text: str, output: Optional[Path]) -> None:
 
 
 def diff(
-    before: Annotated[Path, typer.Argument(help="The older report (saturate inspect -f json).",
-                                           dir_okay=False, show_default=False)],
-    after: Annotated[Path, typer.Argument(help="The newer report.", dir_okay=False,
-                                          show_default=False)],
+    before: Annotated[Path, path_argument(help="The older report (saturate inspect -f json).",
+                                          dir_okay=False, show_default=False)],
+    after: Annotated[Path, path_argument(help="The newer report.", dir_okay=False,
+                                         show_default=False)],
     format: Annotated[DiffFormat, typer.Option("--format", "-f",
                                                help="Output format.")] = DiffFormat.text,
     output: OutputOpt = None,
@@ -77,7 +78,7 @@ def trend(
     format: Annotated[TrendFormat, typer.Option("--format", "-f",
                                                 help="Output format.")] = TrendFormat.text,
     output: OutputOpt = None,
-    checkpoint_weights: Annotated[Optional[List[Path]], typer.Option(
+    checkpoint_weights: Annotated[Optional[List[Path]], path_option(
         "--weights", help="State dicts of the module:factory target, one per checkpoint; "
                           "repeatable.", dir_okay=False, show_default=False)] = None,
     sort: Annotated[bool, typer.Option(
