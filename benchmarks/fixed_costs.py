@@ -155,16 +155,18 @@ def main(argv=None) -> int:
     if args.child:
         child(args.child)
         return 0
+    from procs import child_env  # bytecode on in the children, as users have it
+
     runs: dict = {t: [] for t in args.targets if Path(t.rsplit(":", 2)[0]).exists()}
     for _ in range(args.reps):  # interleaved
-        for t in runs:
+        for t, kept in runs.items():
             start = time.perf_counter()
             out = subprocess.run([sys.executable, __file__, "--child", t], capture_output=True,
-                                 text=True, check=False)
+                                 text=True, check=False, env=child_env())
             wall = time.perf_counter() - start  # the reference session is taken off later
             line = [x for x in out.stdout.splitlines() if x.startswith('{"imports"')]
             if line:
-                runs[t].append(dict(json.loads(line[-1]), wall=wall))
+                kept.append(dict(json.loads(line[-1]), wall=wall))
             else:
                 print(f"{t}: failed: {out.stderr[-300:]}", file=sys.stderr)
     print(render(runs, args.reps))
