@@ -1,5 +1,5 @@
-"""`python -m saturate_cli` runs the CLI."""
+"""`python -m saturate_cli` runs the CLI (through run(), as the `saturate` script does)."""
 
-from saturate_cli.cli import main
+from saturate_cli.cli import run
 
-main()
+run()

@@ -199,23 +199,39 @@ def run() -> None:
     exit that skips the interpreter's teardown. Freeing the modules and objects of numpy, onnx,
     onnxruntime and typer one by one costs 0.1-0.2 s at the end of every run, and the
     operating system takes the memory back at once anyway. What an exit must do is still done:
-    threads still running are waited for (a plain exit then), exit handlers run (atexit, which
-    cleans up temporary folders too), stdout and stderr are flushed (a plain exit when that
-    fails, so its errors read as before)."""
+    threads still running are waited for (a plain exit then, as for codes outside 0-255 and
+    messages, which os._exit cannot give), exit handlers run (atexit, which cleans up
+    temporary folders too), stdout and stderr are flushed (a plain exit when that fails, so its
+    errors read as before), and so is what C code buffered in C's stdio."""
     try:
         main()
         code = 0
     except SystemExit as exc:
         code = 0 if exc.code is None else exc.code
-    if not isinstance(code, int) or _threads_running():
+    if not isinstance(code, int) or not 0 <= code <= 255 or _threads_running():
         raise SystemExit(code)
-    atexit._run_exitfuncs()  # what the interpreter's own exit runs first
+    atexit._run_exitfuncs()  # what the interpreter's exit runs once threads are done
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
     except (OSError, ValueError):
         raise SystemExit(code) from None
+    _flush_c_stdio()
     os._exit(code)
+
+
+def _flush_c_stdio() -> None:
+    """Flush C's stdio buffers (printf from C extensions into a pipe or file), which exit()
+    would flush and os._exit does not. Only when ctypes is loaded: numpy, onnx, onnxruntime and
+    torch, the C code that could have written, all import it (`--help` does not pay for it)."""
+    ctypes = sys.modules.get("ctypes")
+    if ctypes is None or os.name != "posix":
+        return
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # no C library to open: nothing buffered to lose
+        pass
 
 
 def _threads_running() -> bool:
