@@ -1,6 +1,7 @@
 """Start-up stays light for every command's help: `saturate inspect --help` (and each other
-command's) imports no numerical library and no rich, so it costs what `saturate --help` costs
-(≈0.2 s here, against ≈1 s once numpy, onnx and onnxruntime load). Fresh interpreters."""
+command's) imports no numerical library, no rich and no pydantic (typer 0.29 converts options
+through it: 120-180 ms a command, see pyproject.toml), so it costs what `saturate --help` costs
+(≈0.15 s here, against ≈1 s once numpy, onnx and onnxruntime load). Fresh interpreters."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 
 import pytest
 
-HEAVY = ("numpy", "onnx", "onnxruntime", "torch", "rich")
+HEAVY = ("numpy", "onnx", "onnxruntime", "torch", "rich", "pydantic")
 COMMANDS = ("inspect", "fix", "diff", "trend", "show", "merge")
 
 
