@@ -11,6 +11,7 @@ import onnx
 from saturate_cli.types import Producer
 from saturate_cli.model.onnx.graph import VALUE_MOVES, GraphView, attr
 from saturate_cli.model.onnx.names import module_path
+from saturate_cli.stats.spread import std_of
 
 WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 PASS_THROUGH = (*VALUE_MOVES, "Flatten")
@@ -102,7 +103,7 @@ def _describe(g: GraphView, node: onnx.NodeProto, bias, norm, norm_op) -> Option
             bias = node.input[2] or bias
         return Producer(
             name=g.node_name(node), op=node.op_type, weight=name, fan_in=fan_in,
-            fan_out=fan_out, weight_std=float(np.std(w, dtype=np.float64)), bias=bias,
+            fan_out=fan_out, weight_std=std_of(w), bias=bias,
             norm=norm, norm_op=norm_op, channels=channels, layer=module_path(node),
         )
     return None
