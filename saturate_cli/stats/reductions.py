@@ -16,8 +16,9 @@ from saturate_cli.stats import histogram as hist
 from saturate_cli.stats.site_stats import SiteStats, cap_rows, moments
 
 SAMPLE_TARGET = 4096  # subsample about this many values per site and batch for the histogram
-# |mean| / std beyond which a float32 sum of squares about zero loses digits to cancellation:
-# both fast paths then take the squares about the mean (PyTorch) or redo the batch (ONNX)
+# |mean| / std beyond which a float32 sum of squares about its centre loses digits to
+# cancellation: the PyTorch path then takes the squares about the mean; the ONNX path, whose
+# squares are about the subsample's mean already, measures the batch again from the raw tensor
 OFF_CENTRE = 4.0
 
 
