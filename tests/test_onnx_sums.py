@@ -155,7 +155,8 @@ def test_runs_longer_than_the_cap_are_exact(dynamic):
     x = (np.random.default_rng(2).standard_normal((2, 3 * RUN_CAP)) * 2 + 0.5).astype(np.float32)
     redone: list = []
     got, want = _measure(x, "gelu", dynamic=dynamic, redone=redone)
-    assert redone == ["s"]  # measured again from the raw tensor
+    # known to be too long: exact in the graph; told only at run time: measured again
+    assert redone == (["s"] if dynamic else [])
     xd = x.astype(np.float64)
     assert got.mean == pytest.approx(xd.mean(), rel=1e-12)
     assert got.std == pytest.approx(xd.std(), rel=1e-12)
