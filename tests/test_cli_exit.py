@@ -60,12 +60,17 @@ def test_run_into_a_closed_pipe_exits_as_main_does():
     assert closed("run()") == closed("main()")
 
 
+def _marking(marks) -> str:
+    """Child code defining mark(text), which appends a line to `marks`, and registering
+    mark('atexit') as an exit handler."""
+    return (f"import atexit\npath = {str(marks)!r}\n"
+            "def mark(text):\n    with open(path, 'a') as fh:\n        fh.write(text + '\\n')\n"
+            "atexit.register(mark, 'atexit')\n")
+
+
 def test_run_still_runs_exit_handlers_and_cleans_temporary_folders(tmp_path):
     marks = tmp_path / "marks.txt"
-    code = (RUN + "import atexit, tempfile\n"
-            f"path = {str(marks)!r}\n"
-            "def mark(text):\n    with open(path, 'a') as fh:\n        fh.write(text + '\\n')\n"
-            "atexit.register(mark, 'atexit')\n"
+    code = (RUN + "import tempfile\n" + _marking(marks) +
             "left = tempfile.TemporaryDirectory()\nmark(left.name)\n"
             "run()\n")
     done = _python(code, "--version")
@@ -76,10 +81,7 @@ def test_run_still_runs_exit_handlers_and_cleans_temporary_folders(tmp_path):
 
 def test_run_waits_for_threads_still_running(tmp_path):
     marks = tmp_path / "marks.txt"
-    code = (RUN + "import atexit, threading, time\n"
-            f"path = {str(marks)!r}\n"
-            "def mark(text):\n    with open(path, 'a') as fh:\n        fh.write(text + '\\n')\n"
-            "atexit.register(mark, 'atexit')\n"
+    code = (RUN + "import threading, time\n" + _marking(marks) +
             "def late():\n    time.sleep(0.3)\n    mark('thread')\n"
             "threading.Thread(target=late).start()\n"
             "run()\n")

@@ -179,9 +179,11 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     if site.unit_axis is not None and rank:
         axes = [a for a in range(rank) if a != site.unit_axis % rank]
     lay = layout_for(site, b.opset) if elem_type == TensorProto.FLOAT else None
-    if lay and _runs_too_long(lay, dims):  # known to exceed the cap: exact in the graph
+    runs = _run_lengths(lay, dims) if lay else []
+    if any(n and n > RUN_CAP for n in runs):  # float32 runs would lose digits: exact instead
         lay = None
-    shape = b.op("Shape", [x], "shape") if lay and not _runs_known(lay, dims) else None
+    # the shape goes out only where onnx/trust.py must check the run lengths at run time
+    shape = b.op("Shape", [x], "shape") if lay and None in runs else None
     shift = None
     if site.softmax_axes is not None:  # the statistics are those of the unmasked logits
         rows = softmax_nodes(b, x, size, list(site.softmax_axes), dtype, floor, softmax_tau,
@@ -209,8 +211,7 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
         so.slope_min = b.reduce("ReduceMin", slope, None)
         flat = b.op("Less", [slope, b.const(np.array(tau, dtype=dtype))])
     bounded = {"low": low is not None or dyn["low"], "high": high is not None or dyn["high"]}
-    ones = run_ones(b, lay, shape, _run_length(lay, dims)) if lay and any(
-        bounded.values()) else None
+    ones = run_ones(b, lay, shape, runs[0]) if lay and any(bounded.values()) else None
     for limit, side in ((low, "low"), (high, "high")):
         if not bounded[side]:
             continue
@@ -226,26 +227,12 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     return so
 
 
-def _runs_known(lay: Layout, dims: Optional[tuple]) -> bool:
-    """Shape inference tells every run axis's length, and none is longer than RUN_CAP (the
-    tensor's shape is then not needed at run time: onnx/trust.py checks it otherwise)."""
-    return bool(dims) and len(dims) == lay.rank and all(
-        isinstance(dims[a], int) and 0 < dims[a] <= RUN_CAP for a in lay.runs())
-
-
-def _runs_too_long(lay: Layout, dims: Optional[tuple]) -> bool:
-    """Shape inference tells a run axis longer than RUN_CAP (float32 runs would lose digits:
-    onnxruntime's sums of squares drift ~3e-6 at 4096 values, ~2e-5 at 65536)."""
-    return bool(dims) and len(dims) == lay.rank and any(
-        isinstance(dims[a], int) and dims[a] > RUN_CAP for a in lay.runs())
-
-
-def _run_length(lay: Layout, dims: Optional[tuple]) -> Optional[int]:
-    """The run axis's length where shape inference knows it."""
+def _run_lengths(lay: Layout, dims: Optional[tuple]) -> list[Optional[int]]:
+    """The lengths of the run axes (sum axis first) where shape inference knows them."""
     if not dims or len(dims) != lay.rank:
-        return None
-    n = dims[lay.sum_axis]
-    return n if isinstance(n, int) and n > 0 else None
+        return [None] * len(lay.runs())
+    axes = [lay.sum_axis] + [a for a in lay.runs() if a != lay.sum_axis]
+    return [dims[a] if isinstance(dims[a], int) and dims[a] > 0 else None for a in axes]
 
 
 def _runtime(b: GraphBuilder, tensor: Optional[str], cast_to: Optional[int]) -> Optional[str]:

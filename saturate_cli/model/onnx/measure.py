@@ -73,7 +73,7 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
     size, lo, hi = int(values[so.size]), float(values[so.min]), float(values[so.max])
     sums = (float(values[so.total]), float(values[so.total_sq]), None, opt(so.unit_sum))
     if so.shift:  # the fast path's sums are of x - shift: checked, then moved back
-        unit = opt(so.unit_sum)
+        unit = sums[3]
         sums = unshifted(Shifted(
             size, float(values[so.shift]), sums[0], sums[1], lo, hi,
             None if unit is None or np.ndim(unit) == 0 else np.asarray(unit),
