@@ -34,7 +34,7 @@ class OnnxBackend:
         self._handle = handle  # measured once as loaded, then as copies of the changed model
         self.providers = handle.runner.providers
         self.inputs = self._handle.inputs
-        self.model = _copy(self._handle.model)  # copied before measuring: If branches stay
+        self.model = _copy(handle.whole_model())  # copied before measuring: If branches stay
         self.rng = np.random.default_rng(options.seed)
         self.renamed: dict = {}
         self._sessions: dict = {}

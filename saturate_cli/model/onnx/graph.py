@@ -9,6 +9,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from saturate_cli.model.onnx.lazy import values
+
 _CACHED_SIZE = 4096  # constants up to this many values stay decoded (shapes, scalars, slopes)
 
 
@@ -54,7 +56,10 @@ class GraphView:
         if not tensor or depth > 4:
             return None
         if tensor in self.initializers:
-            return numpy_helper.to_array(self.initializers[tensor])
+            t = self.initializers[tensor]
+            if t.data_location == onnx.TensorProto.EXTERNAL:  # left in the file (onnx/lazy.py)
+                return values(self.model, t)
+            return numpy_helper.to_array(t)
         node = self.producer.get(tensor)
         if node is None:
             return None

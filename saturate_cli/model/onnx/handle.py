@@ -18,6 +18,7 @@ from saturate_cli.model.onnx.branches import measurable_ifs, read_conditions, sp
 from saturate_cli.model.onnx.engine import PLAIN
 from saturate_cli.model.onnx.graph import GraphView
 from saturate_cli.model.mask import strip
+from saturate_cli.model.onnx.lazy import materialise
 from saturate_cli.model.onnx.load import read_model
 from saturate_cli.model.onnx.measure import GRAPH_STATS_OPSET, Observed, Plan
 from saturate_cli.model.onnx.measurers import Measure, exposed_measurer, graph_measurer
@@ -39,7 +40,8 @@ class OnnxModel:
         self.sha256: Optional[str] = None
         self.tokenizer = None  # an Optimum folder's (onnx/optimum.py)
         self.notes: list[str] = []
-        self.model = model if model is not None else read_model(path, memory_budget, self.notes)
+        self.model = model if model is not None else read_model(path, memory_budget, self.notes,
+                                                                lazy=True)
         self._budget = memory_budget
         self._reloadable = model is None  # the file can give the weights back (see prepare)
         self._untaken: list[NotCovered] = []
@@ -67,6 +69,11 @@ class OnnxModel:
 
         self._reload()
         return estimate_peak(self.model, shapes)
+
+    def whole_model(self) -> onnx.ModelProto:
+        """The model with every weight in the proto (those left in the file read back)."""
+        self._reload()
+        return materialise(self.model)
 
     def _analyse(self) -> None:
         """Sites, producers and what is not covered, for the current graph."""
@@ -132,8 +139,7 @@ class OnnxModel:
         return Plan(site, low, t.high)
 
     def _exposed(self, plans: list[Plan], tau: float, softmax_tau: float) -> Measure:
-        self._reload()
-        return exposed_measurer(self.runner, self.model, plans, tau, softmax_tau,
+        return exposed_measurer(self.runner, self.whole_model(), plans, tau, softmax_tau,
                                 self._observed, self.graph.constant)
 
     def _release(self) -> None:
@@ -179,5 +185,5 @@ class OnnxModel:
     def _reload(self) -> None:
         """Read the model again if an earlier measurement handed its weights to onnxruntime."""
         if self.model is None:
-            self.model = read_model(Path(self.path), self._budget)
+            self.model = read_model(Path(self.path), self._budget, lazy=True)
             self.graph = GraphView(self.model)

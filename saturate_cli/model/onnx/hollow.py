@@ -17,6 +17,7 @@ from typing import Optional
 import onnx
 from onnx import TensorProto
 
+from saturate_cli.model.onnx.lazy import left_in_file
 from saturate_cli.model.onnx.load import all_tensors, tensor_nbytes
 from saturate_cli.model.onnx.origin import Origin, Ref
 
@@ -42,20 +43,23 @@ def hollow_copy(model: onnx.ModelProto, origin: Origin) -> Optional[Hollow]:
     names = Counter(t.name for t in graph.initializer)
     picked = [t for t in graph.initializer
               if names[t.name] == 1 and _same(t, refs.get(t.name))]
-    if not picked:
+    left = left_in_file(model, origin.folder)  # references already (onnx/lazy.py)
+    if left is None or not picked and not left:
         return None
     light = onnx.ModelProto()
     _copy_fields(model, light, skip="graph")
     _copy_fields(graph, light.graph, skip="initializer")
-    chosen = {t.name for t in picked}
+    chosen = {t.name for t in picked + left}
     for t in graph.initializer:
-        if t.name in chosen:
+        if t.name in chosen and t.data_location != TensorProto.EXTERNAL:
             _reference(light.graph.initializer.add(), t, refs[t.name])
         else:
             light.graph.initializer.append(t)
     inline = sum(tensor_nbytes(t) for t in graph.initializer if t.name not in chosen) + sum(
         tensor_nbytes(t) for t in all_tensors(graph, initializers=False))
-    return Hollow(light, len(picked), inline)
+    return Hollow(light, len(chosen), inline)
+
+
 
 
 def _same(t: TensorProto, ref: Optional[Ref]) -> bool:

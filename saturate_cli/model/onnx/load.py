@@ -72,11 +72,14 @@ def _external_location(t: onnx.TensorProto, folder: Path, path: Path) -> Path:
     return target
 
 
-def read_model(path: Path, memory_budget: int, notes: Optional[list] = None) -> onnx.ModelProto:
+def read_model(path: Path, memory_budget: int, notes: Optional[list] = None,
+               lazy: bool = False) -> onnx.ModelProto:
     """Parse, confine, size-check, load external data and validate an ONNX model.
 
     What the checker alone objects to goes into `notes`: onnxruntime decides whether the model
-    runs (the checker is stricter, e.g. on a graph output without a shape)."""
+    runs (the checker is stricter, e.g. on a graph output without a shape). `lazy`: a model
+    without external data of its own comes back with its large weights left in the file
+    (onnx/lazy.py)."""
     try:
         stamp = stamp_of(path)
         size = path.stat().st_size
@@ -87,21 +90,46 @@ def read_model(path: Path, memory_budget: int, notes: Optional[list] = None) -> 
     if size == 0 or not head:
         raise ModelLoadError(f"{path}: the file is empty")
     refuse_over(path, size, memory_budget, "the file is")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises many types
-        raise ModelLoadError(f"{path}: not a readable model (tried: PyTorch zip or pickle, "
-                             f"ONNX protobuf: {first_line(exc)})") from None
+    light = _parse_light(path, stamp) if lazy else None
+    model = light if light is not None else _parse(path)
+    left = set() if light is None else {t.name for t in model.graph.initializer
+                                        if t.data_location == onnx.TensorProto.EXTERNAL}
     if not model.HasField("graph") or model.ir_version == 0:
         raise ModelLoadError(f"{path}: the file parses as protobuf but holds no ONNX model "
                              "(no graph or IR version)")
     _check_opset(model, path)
     names = tuple(t.name for t in model.graph.initializer)
-    external, stamps = _load_external(model, path, memory_budget)
+    external, stamps = _load_external(model, path, memory_budget, left)
     _check(model, path, notes if notes is not None else [])
     model = _inline_functions(model, path)
     remember(path, model, stamp, names, external, stamps)
     return model
+
+
+def _parse(path: Path) -> onnx.ModelProto:
+    from saturate_cli.model.onnx.lazy import unmark
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises many types
+        raise ModelLoadError(f"{path}: not a readable model (tried: PyTorch zip or pickle, "
+                             f"ONNX protobuf: {first_line(exc)})") from None
+    unmark(model)
+    return model
+
+
+def _parse_light(path: Path, stamp: Optional[tuple]) -> Optional[onnx.ModelProto]:
+    """The model with its large weights left in the file, or None (then parsed whole): not
+    a file the wire reader follows, or one with external data of its own."""
+    from saturate_cli.model.onnx.lazy import parse_light
+
+    if stamp is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return parse_light(fh, path, stamp)
+    except OSError:
+        return None
 
 
 def _inline_functions(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
@@ -127,16 +155,17 @@ def _check_opset(model: onnx.ModelProto, path: Path) -> None:
                                  "export with a lower opset")
 
 
-def _load_external(model: onnx.ModelProto, path: Path, memory_budget: int
-                   ) -> tuple[dict, dict]:
-    """Load the external data; return where each top-level initializer's came from
-    (name -> Ref) and the stamps of those files, taken before they were read."""
+def _load_external(model: onnx.ModelProto, path: Path, memory_budget: int,
+                   left: set) -> tuple[dict, dict]:
+    """Load the external data (but not the weights `left` in the model file); return where
+    each top-level initializer's came from (name -> Ref) and the stamps of those files, taken
+    before they were read."""
     folder = path.parent
     total = 0
     external = False
     for t in all_tensors(model.graph):
         total += tensor_nbytes(t)
-        if t.data_location == onnx.TensorProto.EXTERNAL:
+        if t.data_location == onnx.TensorProto.EXTERNAL and t.name not in left:
             external = True
             _external_location(t, folder, path)
     refuse_over(path, total, memory_budget, "the weights need")
@@ -194,6 +223,8 @@ def _stored_values(t: onnx.TensorProto):
 def _check_tensor_sizes(model: onnx.ModelProto, path: Path) -> None:
     """Every initializer / constant holds exactly the values its dims declare."""
     for t in all_tensors(model.graph):
+        if t.data_location == onnx.TensorProto.EXTERNAL and not t.HasField("raw_data"):
+            continue  # left in the file (onnx/lazy.py), its length checked against its dims
         if min(t.dims, default=0) < 0 or math.prod(max(int(d), 1) for d in t.dims) >= 2**59:
             raise ModelLoadError(f"{path}: tensor '{t.name}' declares impossible dims "
                                  f"{list(t.dims)}; the file is corrupt")
@@ -216,7 +247,7 @@ def _check(model: onnx.ModelProto, path: Path, notes: list) -> None:
                      "runs it")
 
 
-_SMALL = 4096  # initializers with fewer elements keep their values (shape inference reads them)
+SMALL_TENSOR = 4096  # initializers with fewer values keep them (shape inference reads them)
 
 
 def weightless(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -231,7 +262,7 @@ def weightless(model: onnx.ModelProto) -> onnx.ModelProto:
         getattr(lg, field).extend(getattr(g, field))
     inputs = {vi.name for vi in g.input}
     for init in g.initializer:
-        if math.prod(init.dims) < _SMALL:  # small ones may be shapes inference reads
+        if math.prod(init.dims) < SMALL_TENSOR:  # small ones may be shapes inference reads
             lg.initializer.append(init)
         elif init.name not in inputs:
             lg.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type,

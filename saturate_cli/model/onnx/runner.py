@@ -15,6 +15,7 @@ import onnx
 from saturate_cli.errors import CalibrationError, ModelLoadError, SaturateError, first_line
 from saturate_cli.model.onnx import arena
 from saturate_cli.model.onnx.engine import PLAIN, first_working, missing_kernel, open_with
+from saturate_cli.model.onnx.lazy import materialise
 from saturate_cli.model.onnx.origin import origin_of
 from saturate_cli.model.onnx.session import Staged
 from saturate_cli.types import Batch
@@ -34,6 +35,7 @@ class Runner:
     def session(self, model: onnx.ModelProto):
         """A session for `model` under the current engine; when onnxruntime lacks a kernel the
         model needs, the first fallback engine that runs it, with a note."""
+        materialise(model)  # every engine reads a whole model (weights left in the file back)
         try:
             return open_with(self.engine, model, self.ort_session)
         except Exception as exc:  # noqa: BLE001 - runtimes and converters raise many types

@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 
 from saturate_cli.errors import ModelLoadError
+from saturate_cli.model.onnx.lazy import materialise
 from saturate_cli.model.onnx.origin import Origin
 
 _PROTOBUF_LIMIT = 2**31 - 2**24  # serialised protobufs stop at 2 GiB; keep a margin
@@ -49,6 +50,7 @@ class Staged:
         if origin is not None and self._hollow(model, origin):
             self.consumed = consume and size >= _IN_MEMORY  # as below: the peak stays low
             return
+        materialise(model)  # weights left in the file (onnx/lazy.py) go as bytes after all
         if size < _IN_MEMORY:
             self.source = model.SerializeToString()
             return

@@ -48,13 +48,21 @@ def _varint(buf, i: int, end: int) -> tuple[int, int]:
 
 def _fields(buf, start: int, end: int):
     """(field number, wire type, value or payload start, payload end) of each field."""
+    for number, kind, _, a, b in _located(buf, start, end):
+        yield number, kind, a, b
+
+
+def _located(buf, start: int, end: int):
+    """(field number, wire type, tag offset, value or payload start, field end) of each
+    field."""
     i = start
     while i < end:
+        at = i
         tag, i = _varint(buf, i, end)
         number, kind = tag >> 3, tag & 7
         if kind == _VARINT:
             value, i = _varint(buf, i, end)
-            yield number, kind, value, i
+            yield number, kind, at, value, i
             continue
         if kind == _LEN:
             size, i = _varint(buf, i, end)
@@ -64,7 +72,7 @@ def _fields(buf, start: int, end: int):
             raise _Malformed
         if i + size > end:
             raise _Malformed
-        yield number, kind, i, i + size
+        yield number, kind, at, i, i + size
         i += size
 
 
@@ -107,3 +115,44 @@ def initializer_spans(buf) -> Optional[list[Span]]:
         return found
     except _Malformed:
         return None
+
+
+def without_raw(buf, drop: set) -> Optional[bytes]:
+    """The model serialised in `buf` with every raw_data field of the top-level initializers
+    numbered in `drop` (their order in `initializer_spans`) left out; everything else byte for
+    byte. None when the bytes are not a model this reader follows."""
+    try:
+        out, index = [], 0
+        for number, kind, at, a, b in _located(buf, 0, len(buf)):
+            if number != _GRAPH or kind != _LEN:
+                out.append(buf[at:b])
+                continue
+            parts, kept = [], a
+            for field, wire, t_at, c, d in _located(buf, a, b):
+                if field != _INITIALIZER or wire != _LEN:
+                    continue
+                if index in drop:
+                    parts.append(buf[kept:t_at])
+                    parts.append(_message(_INITIALIZER, b"".join(
+                        buf[f_at:f_end] for f, _, f_at, _, f_end in _located(buf, c, d)
+                        if f != _RAW)))
+                    kept = d
+                index += 1
+            parts.append(buf[kept:b])
+            out.append(_message(_GRAPH, b"".join(parts)))
+        return b"".join(out)
+    except _Malformed:
+        return None
+
+
+def _message(number: int, payload: bytes) -> bytes:
+    return _encode(number << 3 | _LEN) + _encode(len(payload)) + payload
+
+
+def _encode(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
