@@ -50,12 +50,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from saturate_cli.model.onnx.handle import OnnxModel
+    from saturate_cli.activations import TailBook
     from saturate_cli.model.onnx.instrument import instrumented
 
     handle = OnnxModel(models.onnx_path(args.model), 2**40)
     batches = [models.example_inputs(args.model, args.batch_size, s) for s in range(args.batches)]
-    plan = [(s, *handle._tails(s, 0.05)) for s in handle.sites]
-    with instrumented(handle.model, plan, handle._types, handle.graph.opset, 0.01) as (m, outs):
+    book = TailBook(0.05)
+    plan = [(p.site, p.low, p.high) for p in (handle._plan(s, book) for s in handle.sites)]
+    with instrumented(handle.model, plan, handle._types, handle.graph.opset, 0.01, 0.05,
+                      handle._dims) as (m, outs):
         inst = m.SerializeToString()
     names = [n for so in outs.values() for n in so.names()]
     with tempfile.TemporaryDirectory() as tmp:
