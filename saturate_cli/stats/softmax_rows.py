@@ -59,6 +59,13 @@ def softmax_rows(x: np.ndarray, axis: int, tau: float, dtype=None) -> RowCounts:
         gap = np.isfinite(top) & (cutoff < top_k.astype(np.float64))
         masked = ((x <= cutoff) & gap) | (x <= floor)
         mass = np.exp(x - top).sum(axis=axis)
-    lonely = (~masked).sum(axis=axis) <= 1
-    collapsed = (mass < 1.0 / (1.0 - tau)) & ~lonely
-    return RowCounts(int(mass.size), int(collapsed.sum()), int(lonely.sum()), masked)
+    rows = tally_rows((~masked).sum(axis=axis), mass < 1.0 / (1.0 - tau))
+    return RowCounts(rows[0], rows[1], rows[2], masked)
+
+
+def tally_rows(kept: np.ndarray, peaked: np.ndarray) -> tuple[int, int, int]:
+    """(rows, collapsed, masked rows) from each row's count of unmasked logits and whether
+    its largest probability exceeds 1 - tau: a row with at most one unmasked logit is not
+    judged."""
+    lonely = np.asarray(kept) <= 1
+    return int(lonely.size), int((np.asarray(peaked) & ~lonely).sum()), int(lonely.sum())

@@ -4,8 +4,10 @@ runtime hands back kilobytes of statistics per batch instead of every activation
 Per site and batch the instrumented graph returns: the element count, float64 sum and sum of
 squares (onnx/sums.py: float32 runs about a shift, float64 accumulation; onnx/trust.py checks
 them), min, max, per-unit counts of values in each saturated tail, a strided subsample for the
-histogram, and for softmax sites the number of rows and of collapsed rows. No site has a branch:
-every node runs on every batch, and onnxruntime builds the session from a flat graph.
+histogram, and for softmax sites per-row vectors (unmasked logits, the maximum, whether the top
+probability passes 1 - tau) that Python tallies (each node costs session creation ~0.1 ms and
+a run a few µs). No site has a branch: every node runs on every batch, and onnxruntime builds
+the session from a flat graph.
 """
 
 from __future__ import annotations
@@ -39,16 +41,17 @@ class SiteOutputs:
     total: str
     total_sq: str
     min: str
-    max: str
+    max: Optional[str]  # softmax: from the rows' maxima (onnx/measure.py)
     sample: str
     unit_low: Optional[str] = None
     unit_high: Optional[str] = None
-    rows: Optional[str] = None
-    collapsed: Optional[str] = None
     row_sample: Optional[str] = None
     unit_sum: Optional[str] = None
-    masked_rows: Optional[str] = None
-    masked: Optional[str] = None
+    # softmax, per row: unmasked logits, the largest logit, whether the largest probability
+    # exceeds 1 - tau (onnx/measure.py tallies them; `size` counts every logit)
+    row_kept: Optional[str] = None
+    row_top: Optional[str] = None
+    row_peaked: Optional[str] = None
     # run-time thresholds as seen in this batch: Clip min, Clip max, PRelu's smallest |slope|
     low_value: Optional[str] = None
     high_value: Optional[str] = None
@@ -60,10 +63,9 @@ class SiteOutputs:
 
     def names(self) -> list[str]:
         return [n for n in (self.size, self.total, self.total_sq, self.min, self.max, self.sample,
-                            self.unit_low, self.unit_high, self.rows, self.collapsed,
-                            self.row_sample, self.unit_sum, self.low_value, self.high_value,
-                            self.slope_min, self.masked_rows, self.masked, self.shift,
-                            self.shape) if n]
+                            self.unit_low, self.unit_high, self.row_sample, self.unit_sum,
+                            self.low_value, self.high_value, self.slope_min, self.row_kept,
+                            self.row_top, self.row_peaked, self.shift, self.shape) if n]
 
 
 def threshold_for(value: float, dtype: np.dtype, side: str) -> np.ndarray:
@@ -186,13 +188,12 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     shape = b.op("Shape", [x], "shape") if lay and None in runs else None
     shift = None
     if site.softmax_axes is not None:  # the statistics are those of the unmasked logits
-        rows = softmax_nodes(b, x, size, list(site.softmax_axes), dtype, floor, softmax_tau,
-                             probs, _sampler(b, size, rank), shifted=lay is not None)
-        values, sample, count, lo, hi = rows.values, rows.sample, rows.count, rows.low, rows.high
-        shift = rows.shift
+        rows = softmax_nodes(b, x, list(site.softmax_axes), dtype, floor, softmax_tau, probs,
+                             _sampler(b, size, rank), shifted=lay is not None)
+        values, sample, lo, hi, shift = rows.values, rows.sample, rows.low, None, rows.shift
     else:
         rows = None
-        values, sample, count = x, _sampler(b, size, rank)(x), size
+        values, sample = x, _sampler(b, size, rank)(x)
         lo, hi = b.reduce("ReduceMin", x, None), b.reduce("ReduceMax", x, None)
         if lay:
             shift = b.reduce("ReduceMean", sample, None)
@@ -200,7 +201,7 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
         sums = run_moments(b, values if rows else b.op("Sub", [x, shift], "shifted"), lay)
     else:
         sums = exact_moments(b, values, axes, elem_type == TensorProto.DOUBLE)
-    so = SiteOutputs(size=count, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
+    so = SiteOutputs(size=size, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
                      sample=sample, unit_sum=sums.unit_sum, shift=shift, shape=shape,
                      runs=tuple(lay.runs()) if lay else ())
     dyn = {"low": _runtime(b, site.low_from, as_x), "high": _runtime(b, site.high_from, as_x)}
@@ -221,8 +222,7 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
         count = fast_count(b, mask, lay, ones) if lay else _count(b, mask, axes)
         setattr(so, "unit_low" if side == "low" else "unit_high", count)
     if rows is not None:
-        so.rows, so.collapsed, so.masked_rows, so.masked = (rows.rows, rows.collapsed,
-                                                            rows.masked_rows, rows.masked)
+        so.row_kept, so.row_top, so.row_peaked = rows.kept, rows.top, rows.peaked
         so.row_sample = _row_sample(b, x, list(site.softmax_axes), rank)
     return so
 

@@ -19,6 +19,7 @@ from saturate_cli.model.onnx.instrument import SiteOutputs
 from saturate_cli.model.onnx.trust import Shifted, unshifted
 from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
 from saturate_cli.stats.site_stats import SiteStats, stats_of_array
+from saturate_cli.stats.softmax_rows import tally_rows
 
 GRAPH_STATS_OPSET = 9  # below it the statistics nodes are not built: exposed tensors instead
 
@@ -70,7 +71,16 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
     def opt(name):
         return values[name] if name else None
 
-    size, lo, hi = int(values[so.size]), float(values[so.min]), float(values[so.max])
+    size, lo = int(values[so.size]), float(values[so.min])
+    rows = masked = None
+    if so.row_kept:  # softmax: the rows tallied here, the statistics of unmasked logits
+        kept = np.asarray(values[so.row_kept])
+        rows, count = tally_rows(kept, values[so.row_peaked]), int(kept.sum())
+        masked, size = size - count, count
+        tops = np.reshape(values[so.row_top], kept.shape)[kept > 0]
+        hi = float(np.max(tops)) if tops.size else -np.inf
+    else:
+        hi = float(values[so.max])
     sums = (float(values[so.total]), float(values[so.total_sq]), None, opt(so.unit_sum))
     if so.shift:  # the fast path's sums are of x - shift: checked, then moved back
         unit = sums[3]
@@ -83,9 +93,9 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
     stats = stats_from_reductions(Reductions(
         size=size, total=sums[0], total_sq=sums[1], min=lo, max=hi,
         sample=np.ravel(values[so.sample]), unit_low=opt(so.unit_low),
-        unit_high=opt(so.unit_high), rows=opt(so.rows), collapsed=opt(so.collapsed),
+        unit_high=opt(so.unit_high), rows=rows and rows[0], collapsed=rows and rows[1],
         row_sample=opt(so.row_sample), unit_sum=sums[3],
-        masked_rows=opt(so.masked_rows), masked=opt(so.masked), m2=sums[2],
+        masked_rows=rows and rows[2], masked=masked, m2=sums[2],
     ))
     if stats is not None:
         _observe(observed, plan.site, opt(so.low_value), opt(so.high_value), opt(so.slope_min))

@@ -16,21 +16,19 @@ from saturate_cli.settings import MASKED_GAP
 
 @dataclass(frozen=True)
 class SoftmaxNodes:
-    """Names of one softmax site's row counts and of its unmasked logits."""
+    """Names of one softmax site's unmasked logits and of its per-row vectors (the rows are
+    tallied in Python: stats/softmax_rows.tally_rows, onnx/measure.py)."""
 
     values: str  # x (less the shift, where shifted) with masked logits set to 0, for the sums
     sample: str  # the histogram subsample, masked logits as NaN (not binned)
-    count: str  # unmasked logits
-    masked: str
-    low: str  # min and max of the unmasked logits
-    high: str
-    rows: str
-    collapsed: str
-    masked_rows: str
+    low: str  # min of the unmasked logits
+    kept: str  # per row: unmasked logits (int64)
+    top: str  # per row: the largest logit (its max over the unmasked ones)
+    peaked: str  # per row: the largest probability exceeds 1 - tau (bool)
     shift: Optional[str] = None  # the mean of the unmasked logits of the histogram subsample
 
 
-def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, floor: float,
+def softmax_nodes(b: GraphBuilder, x: str, axes: list[int], dtype, floor: float,
                   tau: float, probs: Optional[tuple[str, str]],
                   sample: Callable[[str], str], shifted: bool = False) -> SoftmaxNodes:
     """The nodes; `floor` is the mask floor of the logits' own dtype, `probs` (op, output) the
@@ -55,21 +53,11 @@ def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, fl
     keep = b.op("Cast", [b.op("Not", [masked])], "keep", to=wide)  # 1 for unmasked logits
     gone = b.op("Cast", [masked], "gone", to=wide)  # 1 for masked ones
     kept = b.op("Cast", [b.reduce("ReduceSum", keep, axes)], "n", to=TensorProto.INT64)
-    n_rows = b.op("Size", [kept])
-    one, zero = b.const(np.array(1, np.int64)), b.const(np.array(0, np.int64))
-    row_len = b.op("Div", [size, b.op("Where", [b.op("Equal", [n_rows, zero]), one, n_rows])])
-    per_row = b.op("Sub", [row_len, kept])  # masked logits per row
-    lonely = b.op("Less", [kept, b.const(np.array(2, np.int64))])
     if probs is not None:
-        collapsed_row = _collapsed_from_probs(b, *probs, axes, dtype, tau)
+        peaked = _collapsed_from_probs(b, *probs, axes, dtype, tau)
     else:
         mass = b.reduce("ReduceSum", b.op("Exp", [b.op("Sub", [x, top])]), axes)
-        collapsed_row = b.op("Less", [mass, b.const(np.array(1.0 / (1.0 - tau), dtype=dtype))])
-    judged = b.op("And", [collapsed_row, b.op("Not", [lonely])])
-    masked_total = b.reduce("ReduceSum", per_row, None)
-    has_values = b.op("Not", [b.op("Equal", [kept, zero])])
-    row_top = b.reduce("ReduceMax", top, axes)  # the row maxima without their kept dims
-    ninf = b.const(np.array(-np.inf, dtype=dtype))
+        peaked = b.op("Less", [mass, b.const(np.array(1.0 / (1.0 - tau), dtype=dtype))])
     raised = b.op("Max", [x, limit], "raised")  # masked logits at the (finite) threshold
 
     in_sample, sampled = sample(masked), sample(raised)  # raised: x where not masked
@@ -84,11 +72,8 @@ def softmax_nodes(b: GraphBuilder, x: str, size: str, axes: list[int], dtype, fl
                     "unmasked"),
         sample=b.op("Where", [in_sample, b.const(np.array(np.nan, dtype=dtype)), sampled],
                     "shown"),
-        count=b.op("Sub", [size, masked_total]), masked=masked_total,
-        low=b.reduce("ReduceMin", for_min, None),
-        high=b.reduce("ReduceMax", b.op("Where", [has_values, row_top, ninf]), None),
-        rows=n_rows, collapsed=_total(b, judged),
-        masked_rows=_total(b, lonely), shift=shift)
+        low=b.reduce("ReduceMin", for_min, None), kept=kept, top=top, peaked=peaked,
+        shift=shift)
 
 
 def _kept_mean(b: GraphBuilder, raised: str, keep: str) -> str:
@@ -96,10 +81,6 @@ def _kept_mean(b: GraphBuilder, raised: str, keep: str) -> str:
     total = b.reduce("ReduceSum", b.op("Mul", [raised, keep]), None)
     n = b.op("Max", [b.reduce("ReduceSum", keep, None), b.const(np.array(1.0, np.float32))])
     return b.op("Div", [total, n], "shift")
-
-
-def _total(b: GraphBuilder, mask: str) -> str:
-    return b.reduce("ReduceSum", b.op("Cast", [mask], "i64", to=TensorProto.INT64), None)
 
 
 def _collapsed_from_probs(b: GraphBuilder, op: str, probs: str, axes: list[int], dtype,
