@@ -182,3 +182,36 @@ def test_inspect_reports_what_a_whole_read_does(tmp_path, monkeypatch):
     assert got.exit_code == want.exit_code and got.exit_code in (0, 1), got.stderr
     a, b = json.loads(got.stdout), json.loads(want.stdout)
     assert a["sites"] == b["sites"] and a["summary"] == b["summary"]
+
+
+def test_a_model_with_local_functions_keeps_its_weights_findable(tmp_path, monkeypatch):
+    """Inlining rewrites the model: the copy still says where its weights lie (even where the
+    inliner drops metadata)."""
+    from onnx import inliner
+
+    act = helper.make_function("local", "Act", ["a"], ["b"], [helper.make_node("Tanh", ["a"],
+                                                                               ["b"])],
+                               [helper.make_opsetid("", 17)])
+    w = np.random.default_rng(5).standard_normal((64, 64)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]),
+         helper.make_node("Act", ["h"], ["y"], domain="local")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 64])],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, functions=[act], opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("local", 1)])
+    path = tmp_path / "f.onnx"
+    onnx.save(model, path)
+    real = inliner.inline_local_functions
+
+    def forgetful(m):
+        out = real(m)
+        del out.metadata_props[:]
+        return out
+
+    monkeypatch.setattr(inliner, "inline_local_functions", forgetful)
+    light = read_model(path, BUDGET, lazy=True)
+    assert not light.functions and [n.op_type for n in light.graph.node] == ["MatMul", "Tanh"]
+    np.testing.assert_array_equal(GraphView(light).constant("w"), w)
+    assert lazy.materialise(light).graph.initializer[0].raw_data == w.tobytes()

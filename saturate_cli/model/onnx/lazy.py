@@ -91,6 +91,13 @@ def _point(t: TensorProto, location: str, offset: int, length: int) -> None:
         entry.key, entry.value = key, value
 
 
+def carry_mark(source: onnx.ModelProto, target: onnx.ModelProto) -> None:
+    """Give `target` (a rewritten `source`, e.g. with its functions inlined) the entry that
+    says where `source`'s weights were left, if it lost it."""
+    if _mark(target) is None:
+        target.metadata_props.extend(e for e in source.metadata_props if e.key == MARK)
+
+
 def unmark(model: onnx.ModelProto) -> None:
     """Drop the metadata entry that says weights were left in a file (a file's own is never
     believed; `materialise` drops ours)."""

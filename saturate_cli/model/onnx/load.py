@@ -101,7 +101,7 @@ def read_model(path: Path, memory_budget: int, notes: Optional[list] = None,
     names = tuple(t.name for t in model.graph.initializer)
     external, stamps = _load_external(model, path, memory_budget, left)
     _check(model, path, notes if notes is not None else [])
-    model = _inline_functions(model, path)
+    model = _inline_functions(model, path, bool(left))
     remember(path, model, stamp, names, external, stamps)
     return model
 
@@ -132,14 +132,20 @@ def _parse_light(path: Path, stamp: Optional[tuple]) -> Optional[onnx.ModelProto
         return None
 
 
-def _inline_functions(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
-    """Inline model-local functions (dynamo exports use them) so their activations are seen."""
+def _inline_functions(model: onnx.ModelProto, path: Path, light: bool) -> onnx.ModelProto:
+    """Inline model-local functions (dynamo exports use them) so their activations are seen
+    (`light`: the model's weights were left in the file, the inlined copy must say so)."""
     if not model.functions:
         return model
     try:
         from onnx import inliner
 
-        return inliner.inline_local_functions(model)
+        inlined = inliner.inline_local_functions(model)
+        if light:
+            from saturate_cli.model.onnx.lazy import carry_mark
+
+            carry_mark(model, inlined)
+        return inlined
     except Exception as exc:  # noqa: BLE001 - keep the model as it is; sites inside stay hidden
         raise ModelLoadError(f"{path}: cannot inline its local functions ({first_line(exc)})"
                              ) from None
