@@ -215,3 +215,45 @@ def test_a_model_with_local_functions_keeps_its_weights_findable(tmp_path, monke
     assert not light.functions and [n.op_type for n in light.graph.node] == ["MatMul", "Tanh"]
     np.testing.assert_array_equal(GraphView(light).constant("w"), w)
     assert lazy.materialise(light).graph.initializer[0].raw_data == w.tobytes()
+
+
+def test_a_file_name_that_is_not_utf8_is_read_whole(tmp_path):
+    """A reference is a protobuf string: such a file is parsed whole instead, and measured."""
+    name = os.fsdecode(b"r\xff.onnx")
+    path = tmp_path / name
+    try:
+        w = np.random.default_rng(6).standard_normal((64, 64)).astype(np.float32)
+        onnx.save(_model([numpy_helper.from_array(w, "w")]), path)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes no such name")
+    light = read_model(path, BUDGET, lazy=True)
+    assert light.graph.initializer[0].raw_data == w.tobytes()
+    assert not any(e.key == lazy.MARK for e in light.metadata_props)
+
+
+def test_only_entries_this_process_wrote_are_believed(tmp_path):
+    """An in-memory model whose metadata says its weights lie in some file is not read from
+    there (the Python API takes any ModelProto)."""
+    secret = tmp_path / "other.bin"
+    secret.write_bytes(np.arange(4096, dtype=np.float32).tobytes())
+    t = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4096],
+                    data_location=TensorProto.EXTERNAL)
+    for key, value in (("location", "other.bin"), ("offset", "0"), ("length", "16384")):
+        entry = t.external_data.add()
+        entry.key, entry.value = key, value
+    model = _model([t])
+    st_ = secret.stat()
+    stamp = [st_.st_size, st_.st_mtime_ns, st_.st_ctime_ns, st_.st_ino, st_.st_dev]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = lazy.MARK, json.dumps({"file": str(secret), "stamp": stamp})
+    assert GraphView(model).constant("w") is None
+    assert lazy.materialise(model).graph.initializer[0].data_location == TensorProto.EXTERNAL
+
+
+def test_a_file_replaced_after_its_stamp_is_parsed_whole(tmp_path):
+    path = tmp_path / "m.onnx"
+    w = np.random.default_rng(7).standard_normal((64, 64)).astype(np.float32)
+    onnx.save(_model([numpy_helper.from_array(w, "w")]), path)
+    stale = tuple(os.stat(path)[i] for i in (6,)) + (0, 0, 0, 0)  # not the file's stamp
+    with open(path, "rb") as fh:
+        assert lazy.parse_light(fh, path, stale) is None

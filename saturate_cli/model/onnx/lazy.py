@@ -30,10 +30,11 @@ from onnx import TensorProto
 
 from saturate_cli.errors import ModelLoadError
 from saturate_cli.model.onnx.load import SMALL_TENSOR, all_tensors
-from saturate_cli.model.onnx.origin import stamp_of
+from saturate_cli.model.onnx.origin import stamp_of, stamp_of_open
 from saturate_cli.model.onnx.wire import initializer_spans, without_raw
 
 MARK = "saturate.weights_left_in"  # metadata key: {"file": ..., "stamp": [...]}
+_ISSUED: set = set()  # the entries parse_light wrote in this process (no other is believed)
 # types whose raw bytes numpy reads as they are (little-endian, one value per item)
 _DIRECT = {TensorProto.FLOAT: "<f4", TensorProto.DOUBLE: "<f8", TensorProto.FLOAT16: "<f2",
            TensorProto.INT8: "i1", TensorProto.UINT8: "u1", TensorProto.INT16: "<i2",
@@ -46,7 +47,11 @@ def parse_light(fh, path: Path, stamp: tuple) -> Optional[onnx.ModelProto]:
     its large plain initializers (SMALL_TENSOR values or more, the ones `load.weightless`
     leaves out too) left in the file; None where the file is not one this reader follows or
     nothing is left out (the caller then parses it whole)."""
+    real = Path(os.path.realpath(path))
     try:
+        real.name.encode("utf-8")  # the reference is a protobuf string
+        if stamp_of_open(fh) != tuple(stamp):
+            return None  # replaced since it was stamped: the whole parse reads what is there
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             spans = initializer_spans(buf)
             if spans is None:
@@ -54,7 +59,7 @@ def parse_light(fh, path: Path, stamp: tuple) -> Optional[onnx.ModelProto]:
             once = {n for n, k in Counter(s.name for s in spans).items() if k == 1}
             left = {i for i, s in enumerate(spans) if _leavable(s, once)}
             data = without_raw(buf, left) if left else None
-    except (OSError, ValueError):  # an empty or unmappable file: the whole parse says why
+    except (OSError, ValueError):  # an empty or unmappable file, a name that is not UTF-8
         return None
     if data is None:
         return None
@@ -64,16 +69,18 @@ def parse_light(fh, path: Path, stamp: tuple) -> Optional[onnx.ModelProto]:
     except Exception:  # noqa: BLE001 - protobuf raises many types; the whole parse says why
         return None
     inits = model.graph.initializer
-    if [t.name for t in inits] != [s.name for s in spans]:
+    if [t.name for t in inits] != [s.name for s in spans] or any(
+            (inits[i].data_type, tuple(inits[i].dims)) != (spans[i].data_type, spans[i].dims)
+            or inits[i].HasField("raw_data") for i in left):
         return None  # the parser merged the file otherwise than the scanner did
     if any(t.data_location == TensorProto.EXTERNAL for t in all_tensors(model.graph)):
         return None  # external data of its own: read_model loads it (and the rest) whole
-    real = Path(os.path.realpath(path))
     for i in left:
         _point(inits[i], real.name, spans[i].offset, spans[i].length)
     unmark(model)
     entry = model.metadata_props.add()
     entry.key, entry.value = MARK, json.dumps({"file": str(real), "stamp": list(stamp)})
+    _ISSUED.add(entry.value)
     return model
 
 
@@ -99,8 +106,8 @@ def carry_mark(source: onnx.ModelProto, target: onnx.ModelProto) -> None:
 
 
 def unmark(model: onnx.ModelProto) -> None:
-    """Drop the metadata entry that says weights were left in a file (a file's own is never
-    believed; `materialise` drops ours)."""
+    """Drop the metadata entry that says weights were left in a file (only the entries
+    `parse_light` wrote in this process are ever believed; `materialise` drops ours)."""
     if any(e.key == MARK for e in model.metadata_props):
         kept = [e for e in model.metadata_props if e.key != MARK]
         del model.metadata_props[:]
@@ -113,8 +120,12 @@ def values(model: onnx.ModelProto, t: TensorProto) -> Optional[np.ndarray]:
     where = _where(model, t)
     if where is None:
         return None
-    return np.memmap(_mark(model)[0], dtype=_DIRECT[t.data_type], mode="r", offset=where[0],
-                     shape=tuple(t.dims))
+    file, stamp = _mark(model)
+    with open(file, "rb") as fh:  # the file checked is the file mapped
+        if stamp_of_open(fh) != stamp or stamp[0] < where[0] + where[1]:
+            _changed(file)
+        return np.memmap(fh, dtype=_DIRECT[t.data_type], mode="r", offset=where[0],
+                         shape=tuple(t.dims))
 
 
 def left_in_file(model: onnx.ModelProto, folder: str) -> Optional[list[TensorProto]]:
@@ -164,16 +175,18 @@ def _where(model: onnx.ModelProto, t: TensorProto) -> Optional[tuple[int, int]]:
 
 
 def _check(mark: tuple) -> None:
-    file, stamp = mark
-    if stamp_of(file) != stamp:
-        raise ModelLoadError(f"{file}: the model file changed on disk while it was being "
-                             "measured (its weights are read there); run again once it is "
-                             "written")
+    if stamp_of(mark[0]) != mark[1]:
+        _changed(mark[0])
+
+
+def _changed(file: str) -> None:
+    raise ModelLoadError(f"{file}: the model file changed on disk while it was being measured "
+                         "(its weights are read there); run again once it is written")
 
 
 def _mark(model: onnx.ModelProto) -> Optional[tuple]:
     for e in model.metadata_props:
-        if e.key == MARK:
+        if e.key == MARK and e.value in _ISSUED:
             return _decoded(e.value)
     return None
 

@@ -30,6 +30,11 @@ def stamp_of(path) -> Optional[tuple]:
     return _stamp(st)
 
 
+def stamp_of_open(fh) -> tuple:
+    """The stamp of an open file (the one read, whatever its path names now)."""
+    return _stamp(os.fstat(fh.fileno()))
+
+
 def _stamp(st: os.stat_result) -> tuple:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
