@@ -18,7 +18,7 @@ from saturate_cli.model.load import load_model
 from saturate_cli.policy import apply_rule_policy
 from saturate_cli.report.build import build_report
 from saturate_cli.report.model import Report, partial_note
-from saturate_cli.settings import Settings
+from saturate_cli.settings import BATCH_WORKING_SET, DEFAULTS, Settings
 
 ProgressFactory = Callable[[str, Optional[int]], Callable[[int], None]]
 MODEL_SUFFIXES = (".onnx", ".ort", ".pt2", ".ts", ".torchscript")  # never calibration data
@@ -31,7 +31,9 @@ def inspect_model(target: str, settings: Settings, progress: Optional[ProgressFa
     calibration held in memory (else the settings' files or synthetic data).
 
     When a batch would need more than the memory budget, the batch size is halved until it
-    fits (with a note), unless `batch_given` (the user chose it): then the run is refused."""
+    fits (with a note), unless `batch_given` (the user chose it): then the run is refused. The
+    default batch size is also halved while a batch's largest activation input exceeds
+    settings.BATCH_WORKING_SET (with a note)."""
     try:
         check_targets(target, settings)
         peek = data.peek() if data is not None else record_peek(settings)
@@ -104,27 +106,58 @@ def _report(handle, stats: dict, settings: Settings, calibration: dict, notes: t
 
 def _fitting_batches(handle, settings: Settings, batch_given: bool,
                      data: Optional[MemoryData] = None):
-    """The batches, at a batch size whose run fits the memory budget (see onnx/memory.py)."""
-    chosen, notes = settings.batch_size, []
+    """The batches, at a batch size whose run fits the memory budget (see onnx/memory.py)
+    and, for the default batch size (not one given on the command line, in the config or to
+    the API as another value), whose largest activation input fits BATCH_WORKING_SET."""
+    chosen, notes, over_budget, held = settings.batch_size, [], False, None
+    adapts = not batch_given and chosen == DEFAULTS.batch_size  # the default, not a choice
+    tried: dict = {}  # batch size -> the first batch's shapes, as halving went
     while True:
         batches, info = make_batches(handle.inputs, settings, data,
                                      handle.tokenizer)
         first = next(batches, None)
-        need = None if first is None else handle.estimate_peak(
-            {k: tuple(np.shape(v)) for k, v in first.items()})
+        shapes = None if first is None else {k: tuple(np.shape(v)) for k, v in first.items()}
+        if adapts and shapes is not None and shapes in tried.values():
+            del first, batches  # the model fixes its batch: halving changed nothing
+            settings, held, adapts = replace(settings, batch_size=min(tried)), None, False
+            continue
+        need = None if shapes is None else handle.estimate_peak(shapes)
         budget = settings.memory_budget
-        if need is None or need <= budget:
-            if settings.batch_size != chosen:
-                notes.append(f"--batch-size lowered from {chosen} to {settings.batch_size}: "
-                             f"batches of {chosen} would need more than the memory budget of "
-                             f"{size_text(budget)} (--memory-budget)")
+        over = need is not None and need > budget
+        big = None if over or not adapts else _too_big(handle, shapes, settings.batch_size)
+        if not over and big is None:
+            if settings.batch_size != chosen and (over_budget or held):
+                notes.append(_lowered_note(chosen, settings.batch_size, over_budget, budget,
+                                           held))
             if data is not None:
                 data.settle()
             return itertools.chain([] if first is None else [first], batches), info, notes
         del first, batches
-        if batch_given or settings.batch_size == 1:
+        if over and (batch_given or settings.batch_size == 1):
             raise ResourceError(f"{handle.path}: batches of {settings.batch_size} would need "
                                 f"about {size_text(need)} (weights and intermediate tensors), "
                                 f"over the memory budget of {size_text(budget)} "
                                 "(--memory-budget); lower --batch-size")
+        over_budget, held = over_budget or over, held or big
+        tried[settings.batch_size] = shapes
         settings = replace(settings, batch_size=settings.batch_size // 2)
+
+
+def _too_big(handle, shapes: Optional[dict], batch_size: int) -> Optional[int]:
+    """The bytes of the largest activation input of a batch of these shapes where they exceed
+    BATCH_WORKING_SET and a smaller batch would shrink it (else None)."""
+    if shapes is None or batch_size < 2 or not any(
+            len(s) and s[0] > batch_size // 2 for s in shapes.values()):
+        return None  # a smaller batch would not be smaller
+    largest = handle.largest_site_input(shapes)
+    return largest if largest is not None and largest > BATCH_WORKING_SET else None
+
+
+def _lowered_note(chosen: int, size: int, over_budget: bool, budget: int,
+                  held: Optional[int]) -> str:
+    if over_budget:
+        return (f"--batch-size lowered from {chosen} to {size}: batches of {chosen} would need "
+                f"more than the memory budget of {size_text(budget)} (--memory-budget)")
+    return (f"batches of {size}, not {chosen}: a batch of {chosen} holds activation inputs of "
+            f"up to {size_text(held)}; below {size_text(BATCH_WORKING_SET)} the statistics stay "
+            "in cache and the peak near plain inference (--batch-size chooses)")

@@ -32,6 +32,11 @@ class ModelHandle(Protocol):
         """Bytes a run on inputs of these shapes may need; None when it cannot tell."""
         ...
 
+    def largest_site_input(self, shapes: dict) -> Optional[int]:
+        """Bytes of the largest activation input of a run on inputs of these shapes; None
+        when it cannot tell."""
+        ...
+
     def prepare(self, first: Batch, book: TailBook, softmax_tau: float) -> None:
         """Get ready to measure, given the first batch (If branches, ranks, sessions) and the
         run's tail thresholds (batch_loop.py calls it once, before `measure`)."""

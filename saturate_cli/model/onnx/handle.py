@@ -51,6 +51,7 @@ class OnnxModel:
         self._measure: Optional[Measure] = None
         self._masked: Optional[Measure] = None  # built for the first batch with padding
         self._observed = Observed()
+        self._sizes: dict = {}  # tensor sizes at the latest input shapes asked about
 
     @property
     def engine(self):
@@ -68,7 +69,22 @@ class OnnxModel:
         from saturate_cli.model.onnx.memory import estimate_peak
 
         self._reload()
-        return estimate_peak(self.model, shapes)
+        return estimate_peak(self.model, shapes, self._sizes_at(shapes))
+
+    def largest_site_input(self, shapes: dict) -> Optional[int]:
+        """Bytes of the largest site input at these input shapes (None if none is known)."""
+        sizes = self._sizes_at(shapes)
+        return max((sizes[s.input] for s in self.sites if s.input in sizes), default=None)
+
+    def _sizes_at(self, shapes: dict) -> dict:
+        """onnx/memory.tensor_sizes at these input shapes (one shape inference per shapes)."""
+        from saturate_cli.model.onnx.memory import tensor_sizes
+
+        key = tuple(sorted((k, tuple(v)) for k, v in shapes.items()))
+        if key not in self._sizes:
+            self._reload()
+            self._sizes = {key: tensor_sizes(self.model, shapes)}  # the latest shapes only
+        return self._sizes[key]
 
     def whole_model(self) -> onnx.ModelProto:
         """The model with every weight in the proto (those left in the file read back)."""

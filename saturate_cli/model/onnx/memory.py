@@ -28,9 +28,11 @@ ARENA = 2
 STATS = 2
 
 
-def estimate_peak(model: onnx.ModelProto, feeds_shapes: dict[str, tuple]) -> int:
-    """Bytes a run on inputs of these shapes may need at its peak (a conservative bound)."""
-    sizes = tensor_sizes(model, feeds_shapes)
+def estimate_peak(model: onnx.ModelProto, feeds_shapes: dict[str, tuple],
+                  sizes: Optional[dict] = None) -> int:
+    """Bytes a run on inputs of these shapes may need at its peak (a conservative bound);
+    `sizes`: their `tensor_sizes`, where already known."""
+    sizes = tensor_sizes(model, feeds_shapes) if sizes is None else sizes
     inits = {t.name for t in model.graph.initializer}
     weights = sum(_bytes(t.data_type, t.dims) or 0 for t in model.graph.initializer)
     inputs = sum(sizes.get(name, 0) for name in feeds_shapes)

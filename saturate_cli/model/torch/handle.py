@@ -62,6 +62,10 @@ class TorchModel:
         """PyTorch gives no cheap estimate of a run's peak memory before running it."""
         return None
 
+    def largest_site_input(self, shapes: dict) -> Optional[int]:
+        """Nor of its activations' sizes."""
+        return None
+
     @property
     def not_covered(self) -> list[NotCovered]:
         return list(self.runner.not_covered)
