@@ -12,7 +12,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from saturate_cli.settings import DEFAULTS, SYNTHETIC_SAMPLES
+from saturate_cli.settings import BATCH_WORKING_SET, DEFAULTS, SYNTHETIC_SAMPLES
 
 
 def path_option(*names: str, **kwargs):
@@ -73,7 +73,9 @@ SamplesOpt = Annotated[Optional[int], typer.Option(
                                    f"the data given; {SYNTHETIC_SAMPLES} synthetic).",
     show_default=False)]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1,
-                                           help="Samples per batch.")]
+                                           help="Samples per batch (default 16; for ONNX, halved while a batch's "
+                                                "largest activation input exceeds "
+                                                f"{BATCH_WORKING_SET >> 20} MiB).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for synthetic data.")]
 IntRangeOpt = Annotated[Optional[str], typer.Option(
     "--int-range", help="Synthetic integer inputs from [LO, HI), e.g. 0,30522 (default: the "
