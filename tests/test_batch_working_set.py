@@ -19,17 +19,22 @@ WIDE = 300_000  # values of one sample's activation input: 1.2 MB, 19.2 MB at 16
 W = (np.random.default_rng(0).standard_normal((4, WIDE)) * 0.5).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def wide(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("wide")
+def _save(path, batch) -> None:
+    """x[batch, 4] @ W -> Tanh: one site of WIDE values a sample."""
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Tanh", ["h"], ["y"])],
-        "wide", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", WIDE])],
+        "wide", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, WIDE])],
         [numpy_helper.from_array(W, "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    onnx.save(model, folder / "wide.onnx")
+    onnx.save(model, path)
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("wide")
+    _save(folder / "wide.onnx", "n")
     x = np.random.default_rng(1).standard_normal((32, 4)).astype(np.float32)
     np.save(folder / "x.npy", x)
     return folder, x
@@ -91,14 +96,7 @@ def test_fewer_samples_than_a_batch(wide, samples, batches):
 
 def test_a_model_that_fixes_its_batch_keeps_it(tmp_path):
     """A batch dimension the model fixes cannot shrink: no halving, no note."""
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Tanh", ["h"], ["y"])],
-        "fixed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [16, WIDE])],
-        [numpy_helper.from_array(W, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, tmp_path / "fixed.onnx")
+    _save(tmp_path / "fixed.onnx", 16)
     x = np.random.default_rng(2).standard_normal((32, 4)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     got = run_cli("inspect", str(tmp_path / "fixed.onnx"), "-c", str(tmp_path / "x.npy"), "-f",

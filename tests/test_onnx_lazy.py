@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from wire_bytes import field as _field
+from wire_bytes import varint as _varint
 from conftest import SAMPLES, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -61,19 +63,6 @@ def test_raw_bytes_left_out_are_exactly_those_asked_for(specs, seed):
     data = _model(tensors).SerializeToString()
     got = without_raw(data, drop)
     assert got is not None and got == _cleared(data, drop)
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def test_merged_graphs_and_repeated_raw_fields_are_left_out_whole():

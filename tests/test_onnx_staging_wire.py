@@ -6,23 +6,12 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from wire_bytes import field as _field
+from wire_bytes import varint as _varint
 from conftest import SAMPLES
 from onnx import TensorProto, helper, numpy_helper
 
 from saturate_cli.model.onnx.wire import initializer_spans
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def _agrees(data: bytes) -> list:
