@@ -50,8 +50,8 @@ def softmax_nodes(b: GraphBuilder, x: str, axes: list[int], dtype, floor: float,
     limit = b.op("Where", [gap, b.op("Max", [cutoff, floor_c]), floor_c])  # per row, finite
     masked = b.compare(x, limit, "low")
     wide = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
-    keep = b.op("Cast", [b.op("Not", [masked])], "keep", to=wide)  # 1 for unmasked logits
-    gone = b.op("Cast", [masked], "gone", to=wide)  # 1 for masked ones
+    gone = b.op("Cast", [masked], "gone", to=wide)  # 1 for masked logits
+    keep = b.op("Sub", [b.const(np.array(1, dtype=dtype)), gone], "keep")  # 1 for the others
     kept = b.op("Cast", [b.reduce("ReduceSum", keep, axes)], "n", to=TensorProto.INT64)
     if probs is not None:
         peaked = _collapsed_from_probs(b, *probs, axes, dtype, tau)
