@@ -37,7 +37,9 @@ class Hollow:
 
 
 def hollow_copy(model: onnx.ModelProto, origin: Origin) -> Optional[Hollow]:
-    """The hollow copy, or None when no initializer can be referenced."""
+    """The hollow copy, or None when no initializer can be referenced (or weights a lazy read
+    left in the file lie outside the origin's folder). References a lazy read made
+    (onnx/lazy.py) are kept as they are."""
     refs = origin.refs()
     graph = model.graph
     names = Counter(t.name for t in graph.initializer)
@@ -58,8 +60,6 @@ def hollow_copy(model: onnx.ModelProto, origin: Origin) -> Optional[Hollow]:
     inline = sum(tensor_nbytes(t) for t in graph.initializer if t.name not in chosen) + sum(
         tensor_nbytes(t) for t in all_tensors(graph, initializers=False))
     return Hollow(light, len(chosen), inline)
-
-
 
 
 def _same(t: TensorProto, ref: Optional[Ref]) -> bool:
