@@ -20,9 +20,11 @@ HERE = Path(__file__).resolve().parent
 PY = sys.executable
 OLD_ML_DTYPES = os.environ.get("BENCH_OLD_ML_DTYPES")  # a --target folder with ml_dtypes 0.7
 # (model, batches, batch size, what else runs: "peers" (ORT MinMax, Entropy, Polygraphy),
-# "minmax" only, "torch" (the PyTorch path), "old" (saturate with ml_dtypes 0.7.0))
+# "minmax" only, "torch" (the PyTorch path), "old" (saturate with ml_dtypes 0.7.0),
+# "default" (saturate also without --batch-size: the batch it picks itself))
 CASES = (("resnet18", 4, 8, "peers torch"), ("resnet18", 32, 2, ""),
          ("resnet50", 4, 4, "minmax torch"), ("resnet50", 32, 1, ""),
+         ("resnet50", 8, 16, "default"),  # the issue's own size: 128 images, 16 a batch
          ("bert", 4, 4, "minmax torch"), ("bert", 32, 1, ""), ("bert", 3, 2, "peers old"))
 QUICK_CASES = (("resnet18", 3, 4, "peers torch old"), ("bert", 3, 2, "peers torch old"))
 PLAIN_ONNX, PLAIN_TORCH = "plain onnxruntime script", "plain eager PyTorch script"
@@ -54,11 +56,15 @@ def site_file(name: str) -> Path:
 def jobs(name: str, batches: int, size: int, extra: str, threads: int) -> dict[str, list]:
     """Label -> command for one case (labels are the table's rows)."""
     model, data = str(models.onnx_path(name)), str(data_file(name, batches, size))
-    opts = ["-c", data, "-n", str(batches * size), "-b", str(size), "--format", "json", "-q",
-            "--threads", str(threads)]
+    unsized = ["-c", data, "-n", str(batches * size), "--format", "json", "-q", "--threads",
+               str(threads)]
+    opts = unsized + ["-b", str(size)]
     factory = f"{HERE / 'models.py'}:{name}"
     out = {PLAIN_ONNX: [PY, str(HERE / "plain_infer.py"), model, data, str(size), str(threads)],
            "saturate inspect (ONNX)": [PY, "-m", "saturate_cli", "inspect", model] + opts}
+    if "default" in extra:  # the same data, the batch size saturate picks (pipeline.py)
+        out["saturate inspect (ONNX), default batch"] = [PY, "-m", "saturate_cli", "inspect",
+                                                          model] + unsized
     if OLD_ML_DTYPES and "old" in extra:
         out["saturate inspect (ONNX), ml_dtypes 0.7.0"] = (
             {"PYTHONPATH": OLD_ML_DTYPES}, out["saturate inspect (ONNX)"])
