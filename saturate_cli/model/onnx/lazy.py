@@ -6,8 +6,8 @@ model's size in RSS) although saturate needs few of them: shape inference and th
 dims only (`load.weightless`), onnxruntime reads the weights from the file itself
 (onnx/hollow.py), the producers' weight spread reads them through a memory map. Such a model's
 large initializers are standard external data (location = the model file's name, offset,
-length), and the model carries, in one metadata entry, the folder they are relative to and the
-file's stamp when it was read: copies of the model keep what they need to find the bytes, and
+length), and the model carries, in one metadata entry, the file's real path and its stamp when
+it was read: copies of the model keep what they need to find the bytes, and
 a file changed since is refused in one line. `materialise` puts the bytes back into the proto
 for the paths that need a whole model (fallback runtimes, sessions other than the instrumented
 one, `saturate fix`).
@@ -50,7 +50,7 @@ def parse_light(fh, path: Path, stamp: tuple) -> Optional[onnx.ModelProto]:
     real = Path(os.path.realpath(path))
     try:
         real.name.encode("utf-8")  # the reference is a protobuf string
-        if stamp_of_open(fh) != tuple(stamp):
+        if stamp_of_open(fh) != stamp:
             return None  # replaced since it was stamped: the whole parse reads what is there
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             spans = initializer_spans(buf)
@@ -117,11 +117,16 @@ def unmark(model: onnx.ModelProto) -> None:
 def values(model: onnx.ModelProto, t: TensorProto) -> Optional[np.ndarray]:
     """The values of initializer `t` where they were left in the file (a read-only memory
     map); None where `t` is not such an initializer."""
-    where = _where(model, t)
+    mark = _mark(model)
+    where = None if mark is None else _where(mark, t)
     if where is None:
         return None
-    file, stamp = _mark(model)
-    with open(file, "rb") as fh:  # the file checked is the file mapped
+    file, stamp = mark
+    try:
+        fh = open(file, "rb")
+    except OSError:
+        _changed(file)  # removed or unreadable since it was read
+    with fh:  # the file checked is the file mapped
         if stamp_of_open(fh) != stamp or stamp[0] < where[0] + where[1]:
             _changed(file)
         return np.memmap(fh, dtype=_DIRECT[t.data_type], mode="r", offset=where[0],
@@ -136,7 +141,8 @@ def left_in_file(model: onnx.ModelProto, folder: str) -> Optional[list[TensorPro
         return []
     if os.path.dirname(mark[0]) != folder:
         return None
-    return [t for t in model.graph.initializer if _where(model, t) is not None]
+    _check(mark)
+    return [t for t in model.graph.initializer if _where(mark, t) is not None]
 
 
 def materialise(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -144,7 +150,8 @@ def materialise(model: onnx.ModelProto) -> onnx.ModelProto:
     mark = _mark(model)
     if mark is None:
         return model
-    found = [(t, _where(model, t)) for t in model.graph.initializer]
+    _check(mark)
+    found = [(t, _where(mark, t)) for t in model.graph.initializer]
     found = [(t, where) for t, where in found if where is not None]
     if found:
         with open(mark[0], "rb") as fh, mmap.mmap(fh.fileno(), 0,
@@ -158,16 +165,15 @@ def materialise(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def _where(model: onnx.ModelProto, t: TensorProto) -> Optional[tuple[int, int]]:
-    """(offset, length) of a left initializer's bytes in the marked file, checked unchanged."""
-    mark = _mark(model)
-    if mark is None or t.data_location != TensorProto.EXTERNAL or t.HasField("raw_data") \
+def _where(mark: tuple, t: TensorProto) -> Optional[tuple[int, int]]:
+    """(offset, length) of a left initializer's bytes in the marked file (the callers check
+    the file unchanged)."""
+    if t.data_location != TensorProto.EXTERNAL or t.HasField("raw_data") \
             or t.data_type not in _DIRECT:
         return None
     info = {e.key: e.value for e in t.external_data}
     if info.get("location") != os.path.basename(mark[0]):
         return None
-    _check(mark)
     try:
         return int(info.get("offset", 0)), int(info.get("length", 0))
     except ValueError:

@@ -72,10 +72,11 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
         return values[name] if name else None
 
     size, lo = int(values[so.size]), float(values[so.min])
-    rows = masked = None
+    n_rows = collapsed = masked_rows = masked = None
     if so.row_kept:  # softmax: the rows tallied here, the statistics of unmasked logits
         kept = np.asarray(values[so.row_kept])
-        rows, count = tally_rows(kept, values[so.row_peaked]), int(kept.sum())
+        n_rows, collapsed, masked_rows = tally_rows(kept, values[so.row_peaked])
+        count = int(kept.sum())
         masked, size = size - count, count
         tops = np.reshape(values[so.row_top], kept.shape)[kept > 0]
         hi = float(np.max(tops)) if tops.size else -np.inf
@@ -93,9 +94,9 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
     stats = stats_from_reductions(Reductions(
         size=size, total=sums[0], total_sq=sums[1], min=lo, max=hi,
         sample=np.ravel(values[so.sample]), unit_low=opt(so.unit_low),
-        unit_high=opt(so.unit_high), rows=rows and rows[0], collapsed=rows and rows[1],
+        unit_high=opt(so.unit_high), rows=n_rows, collapsed=collapsed,
         row_sample=opt(so.row_sample), unit_sum=sums[3],
-        masked_rows=rows and rows[2], masked=masked, m2=sums[2],
+        masked_rows=masked_rows, masked=masked, m2=sums[2],
     ))
     if stats is not None:
         _observe(observed, plan.site, opt(so.low_value), opt(so.high_value), opt(so.slope_min))

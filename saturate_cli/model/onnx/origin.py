@@ -88,7 +88,7 @@ class Origin:
             return {}  # the model file lies outside the folder the external data needs
         try:
             with open(self._real, "rb") as fh:
-                if _stamp(os.fstat(fh.fileno())) != self._stamp:
+                if stamp_of_open(fh) != self._stamp:
                     return {}
                 with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
                     spans = initializer_spans(buf)

@@ -38,11 +38,11 @@ def softmax_nodes(b: GraphBuilder, x: str, axes: list[int], dtype, floor: float,
     Passes over the full tensor are what cost (BERT's attention scores), and onnxruntime's
     Where is ~30x slower than arithmetic on them (35 ms against ~0.5 ms for 786k values), so
     the big tensors are masked by arithmetic on exact 0/1 factors: the row maximum, one
-    comparison with a per-row threshold (the gap below the maximum, or the floor) and its two
-    casts, x raised to that threshold (masked logits, -inf among them, become finite; NaN
-    stays NaN), the zeroed copy for the sums and the copy whose masked logits are the row
-    maximum (+inf in rows without any) for the minimum. The maximum, the sample and everything per row work on small
-    tensors. `shifted`: the values for the sums are taken less a shift (onnx/sums.py)."""
+    comparison with a per-row threshold (the gap below the maximum, or the floor), its cast
+    and one minus it, x raised to that threshold (masked logits, -inf among them, become
+    finite; NaN stays NaN), the zeroed copy for the sums and the copy whose masked logits are
+    the row maximum (+inf in rows without any) for the minimum. The maximum, the sample and
+    the per-row vectors (counted in Python) work on small tensors. `shifted`: the values for the sums are taken less a shift (onnx/sums.py)."""
     top = b.reduce("ReduceMax", x, axes, keepdims=1)
     cutoff = b.op("Sub", [top, b.const(np.array(MASKED_GAP, dtype=dtype))])
     gap = b.op("Less", [cutoff, top])  # false where the gap is lost to rounding, inf and NaN
