@@ -258,3 +258,33 @@ def test_softmax_nan_is_measured_from_the_raw_tensor():
     got, want = _measure(x, "softmax", redone=redone)
     assert redone == ["s"]
     assert (got.nan, got.count, got.rows) == (want.nan, want.count, want.rows) and got.nan == 1
+
+
+@pytest.mark.parametrize("shape, merged", [((3, 4, 8, 9), True), ((2, 3, 64, 64), True),
+                                           ((2, 3, 64, 65), False), ((2, 5, 3, 4, 7), True)])
+def test_axes_after_the_unit_merge_into_one_run_where_known(shape, merged):
+    """NCHW with known H and W holding at most RUN_CAP values: sums and counts run over H and
+    W at once (one run per sample and channel), the float64 accumulation is the host's (no
+    float64 casts in the graph); longer tails keep runs along the last axis. Both exact."""
+    from saturate_cli.model.onnx.sums import layout_for
+
+    site = Site("s", "x", "Identity", "relu", unit_axis=1, rank=len(shape))
+    lay = layout_for(site, 17, shape)
+    assert lay.merged is merged
+    assert layout_for(site, 17, (None,) + shape[1:]).merged is merged  # the batch may vary
+    assert not layout_for(site, 17, shape[:2] + (None,) * (len(shape) - 2)).merged
+    x = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    x[:, 1] -= 3.0  # a mostly dead channel
+    redone = _check(x, "relu")
+    assert redone == []
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with instrumented(model, [(site, 0.0, None)], {"x": TensorProto.FLOAT}, 17, TAU, 0.05,
+                      {"x": shape}) as (m, outs):
+        casts = [n for n in m.graph.node if n.op_type == "Cast"
+                 and n.attribute[0].i == TensorProto.DOUBLE]
+        reshaped = [n for n in m.graph.node if n.op_type == "Reshape"]
+    assert casts == [] and len(reshaped) == int(merged)
+    assert outs["s"].layout.merged is merged

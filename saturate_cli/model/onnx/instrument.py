@@ -12,6 +12,7 @@ the session from a flat graph.
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
@@ -56,10 +57,12 @@ class SiteOutputs:
     low_value: Optional[str] = None
     high_value: Optional[str] = None
     slope_min: Optional[str] = None
-    # the fast path's sums are of x - shift, in runs along `runs` of the tensor's `shape`
+    # the fast path's sums are of x - shift, float32 sums along the runs of `layout`
+    # (`runs`: those axes of the tensor's `shape`), its counts per run: folded on the host
     shift: Optional[str] = None
     shape: Optional[str] = None
     runs: tuple = ()
+    layout: Optional[Layout] = None
 
     def names(self) -> list[str]:
         return [n for n in (self.size, self.total, self.total_sq, self.min, self.max, self.sample,
@@ -180,7 +183,7 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     axes = None
     if site.unit_axis is not None and rank:
         axes = [a for a in range(rank) if a != site.unit_axis % rank]
-    lay = layout_for(site, b.opset) if elem_type == TensorProto.FLOAT else None
+    lay = layout_for(site, b.opset, dims) if elem_type == TensorProto.FLOAT else None
     runs = _run_lengths(lay, dims) if lay else []
     if any(n and n > RUN_CAP for n in runs):  # float32 runs would lose digits: exact instead
         lay = None
@@ -203,7 +206,7 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
         sums = exact_moments(b, values, axes, elem_type == TensorProto.DOUBLE)
     so = SiteOutputs(size=size, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
                      sample=sample, unit_sum=sums.unit_sum, shift=shift, shape=shape,
-                     runs=tuple(lay.runs()) if lay else ())
+                     runs=tuple(lay.runs()) if lay else (), layout=lay)
     dyn = {"low": _runtime(b, site.low_from, as_x), "high": _runtime(b, site.high_from, as_x)}
     so.low_value, so.high_value = dyn["low"], dyn["high"]
     flat = None
@@ -229,6 +232,8 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
 
 def _run_lengths(lay: Layout, dims: Optional[tuple]) -> list[Optional[int]]:
     """The lengths of the run axes (sum axis first) where shape inference knows them."""
+    if lay.merged:  # known, or the layout would not merge
+        return [math.prod(dims[lay.unit + 1:])]
     if not dims or len(dims) != lay.rank:
         return [None] * len(lay.runs())
     axes = [lay.sum_axis] + [a for a in lay.runs() if a != lay.sum_axis]

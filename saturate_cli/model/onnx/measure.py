@@ -16,6 +16,7 @@ import numpy as np
 
 from saturate_cli.model.handle import Site
 from saturate_cli.model.onnx.instrument import SiteOutputs
+from saturate_cli.model.onnx.sums import fold_count, fold_moments
 from saturate_cli.model.onnx.trust import Shifted, unshifted
 from saturate_cli.stats.reductions import Reductions, sample_step, stats_from_reductions
 from saturate_cli.stats.site_stats import SiteStats, stats_of_array
@@ -82,7 +83,13 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
         hi = float(np.max(tops)) if tops.size else -np.inf
     else:
         hi = float(values[so.max])
-    sums = (float(values[so.total]), float(values[so.total_sq]), None, opt(so.unit_sum))
+    lay = so.layout
+    if lay:  # float32 runs: accumulated in float64 here
+        total, total_sq, unit_sum = fold_moments(values[so.total], values[so.total_sq], lay)
+    else:
+        total, total_sq = float(values[so.total]), float(values[so.total_sq])
+        unit_sum = opt(so.unit_sum)
+    sums = (total, total_sq, None, unit_sum)
     if so.shift:  # the fast path's sums are of x - shift: checked, then moved back
         unit = sums[3]
         sums = unshifted(Shifted(
@@ -93,14 +100,21 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
             return None
     stats = stats_from_reductions(Reductions(
         size=size, total=sums[0], total_sq=sums[1], min=lo, max=hi,
-        sample=np.ravel(values[so.sample]), unit_low=opt(so.unit_low),
-        unit_high=opt(so.unit_high), rows=n_rows, collapsed=collapsed,
+        sample=np.ravel(values[so.sample]), unit_low=_count(values, so.unit_low, lay),
+        unit_high=_count(values, so.unit_high, lay), rows=n_rows, collapsed=collapsed,
         row_sample=opt(so.row_sample), unit_sum=sums[3],
         masked_rows=masked_rows, masked=masked, m2=sums[2],
     ))
     if stats is not None:
         _observe(observed, plan.site, opt(so.low_value), opt(so.high_value), opt(so.slope_min))
     return stats
+
+
+def _count(values: dict, name: Optional[str], lay):
+    """A tail count per unit: folded from the per-run counts on the fast path."""
+    if not name:
+        return None
+    return fold_count(values[name], lay) if lay else values[name]
 
 
 def exposed_names(sites: list[Site]) -> list[str]:

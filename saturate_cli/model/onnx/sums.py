@@ -3,17 +3,22 @@
 Exact float64 moments cast the whole tensor to float64 (writing twice its size) and reduce the
 copy twice: ~3.7 ns per value on a 2-core machine, against ~0.5 ns here. The fast path takes
 the values about a shift c (the mean of the histogram subsample, so |mean - c| is a small part
-of the spread and the squares do not cancel), sums d = x - c and d^2 in float32 along one axis
-only, in runs of at most RUN_CAP values (relative error ~1e-7), and accumulates the run sums
-in float64. There is no branch in the graph: the caller checks each batch's results
-(onnx/trust.py) and measures a batch exactly from the raw tensor where they cannot be trusted
-(a run sum overflowed or met NaN/Inf, d is off-centre after all, a run is longer than RUN_CAP,
-or the spread is too small for float32 squares). Tail counts are exact: the boolean mask, cast
-to uint8, is contracted with a vector of ones by MatMulInteger (int32 per run, int64 after).
+of the spread and the squares do not cancel) and sums d = x - c and d^2 in float32 runs of at
+most RUN_CAP values (relative error ~1e-7): the squares along the last axis, the sums along
+the last axis (the one before where units are last), or along every axis after the unit axis
+where shape inference knows they hold at most RUN_CAP values together (one run per unit per
+sample: fewer, shorter outputs). The run sums are graph outputs, accumulated in float64 on the
+host (`fold_moments`: no cast or final reduction nodes). There is no branch in the graph: the
+caller checks each batch's results (onnx/trust.py) and measures a batch exactly from the raw
+tensor where they cannot be trusted (a run sum overflowed or met NaN/Inf, d is off-centre after
+all, a run is longer than RUN_CAP, or the spread is too small for float32 squares). Tail counts
+are exact: the boolean mask, cast to uint8, is contracted with a vector of ones by
+MatMulInteger (int32 per run, int64 on the host: `fold_count`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -35,18 +40,30 @@ class Layout:
     unit: Optional[int]  # the unit (channel / feature) axis, non-negative
     sum_axis: int  # runs of sums and counts: the last axis, or the one before if units are last
     sq_axis: int  # runs of squares: always the last axis (the fastest reduction)
+    merged: bool = False  # sums and counts run over every axis after the unit axis at once
 
     def runs(self) -> list[int]:
         """The axes float32 runs go along (their lengths must stay within RUN_CAP)."""
         return sorted({self.sum_axis, self.sq_axis})
 
+    def sum_axes(self) -> list[int]:
+        """The axes one run sum covers."""
+        return list(range(self.unit + 1, self.rank)) if self.merged else [self.sum_axis]
+
+    def count_rank(self) -> int:
+        """The rank of the per-run counts (a merged mask is contracted as [..., unit, run])."""
+        return self.unit + 2 if self.merged else self.rank
+
     def others(self) -> list[int]:
-        """Axes reduced away to leave one value per unit (all of them without units)."""
-        return [a for a in range(self.rank) if a != self.unit]
+        """Axes of the per-run counts summed away to leave one per unit (all without units)."""
+        return [a for a in range(self.count_rank()) if a != self.unit]
 
 
-def layout_for(site: Site, opset: int) -> Optional[Layout]:
-    """The layout of the fast path, or None where the exact path is the only one."""
+def layout_for(site: Site, opset: int, dims: Optional[tuple] = None) -> Optional[Layout]:
+    """The layout of the fast path, or None where the exact path is the only one. `dims`: the
+    input's dims from shape inference (None where unknown): where every axis after the unit
+    axis is known and they hold at most RUN_CAP values together, sums and counts run over all
+    of them (one run per unit per sample: fewer, shorter outputs, and faster here)."""
     rank = site.rank
     if rank is None or rank < 1 or opset < FAST_OPSET:
         return None
@@ -54,19 +71,29 @@ def layout_for(site: Site, opset: int) -> Optional[Layout]:
     sum_axis = rank - 1 if unit != rank - 1 else rank - 2
     if sum_axis < 0:
         return None
-    return Layout(rank, unit, sum_axis, rank - 1)
+    merged = (unit is not None and unit < rank - 2 and site.softmax_axes is None
+              and _merges(dims, unit, rank))
+    return Layout(rank, unit, sum_axis, rank - 1, merged)
+
+
+def _merges(dims: Optional[tuple], unit: int, rank: int) -> bool:
+    """Whether the axes after `unit` are known and hold at most RUN_CAP values together."""
+    if not dims or len(dims) != rank:
+        return False
+    tail = dims[unit + 1:]
+    return all(isinstance(d, int) and d > 0 for d in tail) and math.prod(tail) <= RUN_CAP
 
 
 @dataclass
 class Moments:
-    """Names of the float64 sum, sum of squares and (with units) per-unit sums."""
+    """Names of the graph outputs that carry the moments: float64 sum, sum of squares and
+    (with units) per-unit sums (the exact path), or float32 run sums of d and of d^2 that
+    `fold_moments` accumulates in float64 (the fast path, `runs` True)."""
 
     total: str
     total_sq: str
     unit_sum: Optional[str] = None
-
-    def names(self) -> list[str]:
-        return [n for n in (self.total, self.total_sq, self.unit_sum) if n]
+    runs: bool = False
 
 
 def exact_moments(b: GraphBuilder, x: str, unit_axes: Optional[list[int]],
@@ -83,24 +110,27 @@ def exact_moments(b: GraphBuilder, x: str, unit_axes: Optional[list[int]],
 
 
 def run_moments(b: GraphBuilder, d: str, lay: Layout) -> Moments:
-    """Float64 sums of float32 runs of d (the shifted values): total, squares and per-unit
-    sums (onnx/trust.py turns them into the moments of the values before the shift)."""
-    runs = b.op("Cast", [b.reduce("ReduceSum", d, [lay.sum_axis])], "f64", to=TensorProto.DOUBLE)
+    """Float32 run sums of d (the shifted values) and of d^2, for `fold_moments`."""
+    return Moments(b.reduce("ReduceSum", d, lay.sum_axes()),
+                   b.reduce("ReduceSumSquare", d, [lay.sq_axis]), runs=True)
+
+
+def fold_moments(runs, runs_sq, lay: Layout) -> tuple[float, float, Optional[np.ndarray]]:
+    """(sum, sum of squares, per-unit sums or None) in float64 from the float32 run sums."""
+    runs = np.asarray(runs, np.float64)
     unit_sum = None
     if lay.unit is not None:
-        unit = lay.unit if lay.unit < lay.sum_axis else lay.unit - 1
-        rest = [a for a in range(lay.rank - 1) if a != unit]
-        unit_sum = b.reduce("ReduceSum", runs, rest) if rest else runs
-    squares = b.op("Cast", [b.reduce("ReduceSumSquare", d, [lay.sq_axis])], "f64",
-                   to=TensorProto.DOUBLE)
-    return Moments(b.reduce("ReduceSum", unit_sum or runs, None),
-                   b.reduce("ReduceSum", squares, None), unit_sum)
+        unit = lay.unit - sum(a < lay.unit for a in lay.sum_axes())
+        rest = tuple(a for a in range(runs.ndim) if a != unit)
+        unit_sum = runs.sum(axis=rest) if rest else runs
+    total = float(np.sum(unit_sum if unit_sum is not None else runs))
+    return total, float(np.sum(np.asarray(runs_sq, np.float64))), unit_sum
 
 
 def run_ones(b: GraphBuilder, lay: Layout, shape: str, length: Optional[int]) -> str:
     """A uint8 vector of ones as long as one run, shaped to contract the run axis (a constant
-    where shape inference knows the run's `length`)."""
-    last = lay.sum_axis == lay.rank - 1
+    where shape inference knows the run's `length`, always so for a merged layout)."""
+    last = lay.merged or lay.sum_axis == lay.rank - 1
     if length:
         return b.const(np.ones((length, 1) if last else (1, length), np.uint8), "ones")
     a = lay.sum_axis
@@ -112,9 +142,15 @@ def run_ones(b: GraphBuilder, lay: Layout, shape: str, length: Optional[int]) ->
 
 
 def fast_count(b: GraphBuilder, mask: str, lay: Layout, ones: str) -> str:
-    """Exact count of true values per unit (or in all, without units) of a boolean mask."""
+    """int32 counts of true values per run of a boolean mask, for `fold_count`."""
     as_u8 = b.op("Cast", [mask], "u8", to=TensorProto.UINT8)
-    last = lay.sum_axis == lay.rank - 1
-    counts = b.op("MatMulInteger", [as_u8, ones] if last else [ones, as_u8])
-    wide = b.op("Cast", [counts], "i64", to=TensorProto.INT64)
-    return b.reduce("ReduceSum", wide, lay.others())
+    if lay.merged:  # [..., unit, run]: a view, no copy
+        as_u8 = b.op("Reshape", [as_u8, b.const(
+            np.array([0] * (lay.unit + 1) + [-1], np.int64), "merge")], "merged")
+    last = lay.merged or lay.sum_axis == lay.rank - 1
+    return b.op("MatMulInteger", [as_u8, ones] if last else [ones, as_u8])
+
+
+def fold_count(counts, lay: Layout) -> np.ndarray:
+    """Exact count of true values per unit (or in all, without units) from the run counts."""
+    return np.asarray(counts, np.int64).sum(axis=tuple(lay.others()))
