@@ -192,12 +192,12 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
     shift = None
     if site.softmax_axes is not None:  # the statistics are those of the unmasked logits
         rows = softmax_nodes(b, x, list(site.softmax_axes), dtype, floor, softmax_tau, probs,
-                             _sampler(b, size, rank), shifted=lay is not None)
+                             _sampler(b, size, rank), shifted=lay is not None, rank=rank)
         values, sample, lo, hi, shift = rows.values, rows.sample, rows.low, None, rows.shift
     else:
         rows = None
         values, sample = x, _sampler(b, size, rank)(x)
-        lo, hi = b.reduce("ReduceMin", x, None), b.reduce("ReduceMax", x, None)
+        lo, hi = b.extreme("ReduceMin", x, rank), b.extreme("ReduceMax", x, rank)
         if lay:
             shift = b.reduce("ReduceMean", sample, None)
     if lay:  # softmax's values come shifted, the masked logits at zero

@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 
 from saturate_cli.model.handle import Site
+from saturate_cli.model.onnx.builder import host_extreme
 from saturate_cli.model.onnx.instrument import SiteOutputs
 from saturate_cli.model.onnx.sums import fold_count, fold_moments
 from saturate_cli.model.onnx.trust import Shifted, unshifted
@@ -72,7 +73,7 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
     def opt(name):
         return values[name] if name else None
 
-    size, lo = int(values[so.size]), float(values[so.min])
+    size, lo = int(values[so.size]), host_extreme(values[so.min], "ReduceMin")
     n_rows = collapsed = masked_rows = masked = None
     if so.row_kept:  # softmax: the rows tallied here, the statistics of unmasked logits
         kept = np.asarray(values[so.row_kept])
@@ -82,7 +83,7 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
         tops = np.reshape(values[so.row_top], kept.shape)[kept > 0]
         hi = float(np.max(tops)) if tops.size else -np.inf
     else:
-        hi = float(values[so.max])
+        hi = host_extreme(values[so.max], "ReduceMax")
     lay = so.layout
     if lay:  # float32 runs: accumulated in float64 here
         total, total_sq, unit_sum = fold_moments(values[so.total], values[so.total_sq], lay)

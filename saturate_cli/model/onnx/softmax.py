@@ -30,7 +30,8 @@ class SoftmaxNodes:
 
 def softmax_nodes(b: GraphBuilder, x: str, axes: list[int], dtype, floor: float,
                   tau: float, probs: Optional[tuple[str, str]],
-                  sample: Callable[[str], str], shifted: bool = False) -> SoftmaxNodes:
+                  sample: Callable[[str], str], shifted: bool = False,
+                  rank: Optional[int] = None) -> SoftmaxNodes:
     """The nodes; `floor` is the mask floor of the logits' own dtype, `probs` (op, output) the
     node's own output when it can be read instead of recomputing the softmax, `sample` takes
     the histogram subsample of a tensor.
@@ -42,7 +43,8 @@ def softmax_nodes(b: GraphBuilder, x: str, axes: list[int], dtype, floor: float,
     and one minus it, x raised to that threshold (masked logits, -inf among them, become
     finite; NaN stays NaN), the zeroed copy for the sums and the copy whose masked logits are
     the row maximum (+inf in rows without any) for the minimum. The maximum, the sample and
-    the per-row vectors (counted in Python) work on small tensors. `shifted`: the values for the sums are taken less a shift (onnx/sums.py)."""
+    the per-row vectors (counted in Python) work on small tensors. `shifted`: the values for the sums are taken less a shift (onnx/sums.py); `rank`: x's, where
+    known (the minimum then keeps the first axis: GraphBuilder.extreme)."""
     top = b.reduce("ReduceMax", x, axes, keepdims=1)
     cutoff = b.op("Sub", [top, b.const(np.array(MASKED_GAP, dtype=dtype))])
     gap = b.op("Less", [cutoff, top])  # false where the gap is lost to rounding, inf and NaN
@@ -72,7 +74,7 @@ def softmax_nodes(b: GraphBuilder, x: str, axes: list[int], dtype, floor: float,
                     "unmasked"),
         sample=b.op("Where", [in_sample, b.const(np.array(np.nan, dtype=dtype)), sampled],
                     "shown"),
-        low=b.reduce("ReduceMin", for_min, None), kept=kept, top=top, peaked=peaked,
+        low=b.extreme("ReduceMin", for_min, rank), kept=kept, top=top, peaked=peaked,
         shift=shift)
 
 
