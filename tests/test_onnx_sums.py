@@ -288,3 +288,48 @@ def test_axes_after_the_unit_merge_into_one_run_where_known(shape, merged):
         reshaped = [n for n in m.graph.node if n.op_type == "Reshape"]
     assert casts == [] and len(reshaped) == int(merged)
     assert outs["s"].layout.merged is merged
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=5), data=st.data())
+def test_host_folds_equal_numpy_over_the_whole_tensor(shape, data):
+    """fold_moments / fold_count on the graph's per-run outputs (numpy standing in for the
+    graph's float32 run sums and int32 run counts) equal float64 / int64 sums over the whole
+    tensor, per unit and in all, for every layout layout_for can choose."""
+    from saturate_cli.model.onnx.sums import fold_count, fold_moments, layout_for
+
+    rank = len(shape)
+    unit = data.draw(st.one_of(st.none(), st.integers(0, rank - 1)))
+    site = Site("s", "x", "Identity", "relu", unit_axis=unit, rank=rank)
+    lay = layout_for(site, 17, tuple(shape))
+    if lay is None:
+        return
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31 - 1)))
+    d = rng.standard_normal(shape)
+    mask = rng.random(shape) < 0.3
+    runs = d.sum(axis=tuple(lay.sum_axes()))
+    runs_sq = (d * d).sum(axis=lay.sq_axis)
+    if lay.merged:  # MatMulInteger's output: [..., unit, 1]
+        counts = mask.reshape(shape[: lay.unit + 1] + [-1]).sum(axis=-1, keepdims=True)
+    else:
+        counts = mask.sum(axis=lay.sum_axis, keepdims=True)
+    total, total_sq, unit_sum = fold_moments(runs, runs_sq, lay)
+    assert total == pytest.approx(d.sum(), abs=1e-9)
+    assert total_sq == pytest.approx((d * d).sum(), rel=1e-12)
+    per_unit = fold_count(counts, lay)
+    if unit is None:
+        assert unit_sum is None and int(per_unit) == int(mask.sum())
+    else:
+        others = tuple(a for a in range(rank) if a != lay.unit)
+        np.testing.assert_allclose(unit_sum, d.sum(axis=others), atol=1e-9)
+        np.testing.assert_array_equal(per_unit, mask.sum(axis=others))
+
+
+@pytest.mark.parametrize("values, op, want", [
+    (np.array([3.0, -1.0, 2.0]), "ReduceMin", -1.0), (np.array([3.0, -1.0]), "ReduceMax", 3.0),
+    (np.zeros(0), "ReduceMin", math.inf), (np.zeros(0), "ReduceMax", -math.inf),
+    (np.float32(4.5), "ReduceMax", 4.5)])
+def test_host_extreme_of_what_the_graph_left(values, op, want):
+    from saturate_cli.model.onnx.builder import host_extreme
+
+    assert host_extreme(values, op) == want

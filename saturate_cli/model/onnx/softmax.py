@@ -43,8 +43,9 @@ def softmax_nodes(b: GraphBuilder, x: str, axes: list[int], dtype, floor: float,
     and one minus it, x raised to that threshold (masked logits, -inf among them, become
     finite; NaN stays NaN), the zeroed copy for the sums and the copy whose masked logits are
     the row maximum (+inf in rows without any) for the minimum. The maximum, the sample and
-    the per-row vectors (counted in Python) work on small tensors. `shifted`: the values for the sums are taken less a shift (onnx/sums.py); `rank`: x's, where
-    known (the minimum then keeps the first axis: GraphBuilder.extreme)."""
+    the per-row vectors (counted in Python) work on small tensors. `shifted`: the values for
+    the sums are taken less a shift (onnx/sums.py); `rank`: x's, where known (the minimum then
+    keeps the first axis: GraphBuilder.extreme)."""
     top = b.reduce("ReduceMax", x, axes, keepdims=1)
     cutoff = b.op("Sub", [top, b.const(np.array(MASKED_GAP, dtype=dtype))])
     gap = b.op("Less", [cutoff, top])  # false where the gap is lost to rounding, inf and NaN
