@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import graphs  # noqa: E402
 import models  # noqa: E402
 
 
@@ -27,16 +28,9 @@ def kernel_times(model_bytes: bytes, batches: list, names, prefix: str,
     left out; `ours`: the session options saturate's runner uses (onnx/runner.py)."""
     import onnxruntime as ort
 
-    from saturate_cli.model.onnx import arena
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options = graphs.session_options(ours)
     options.enable_profiling = True
     options.profile_file_prefix = prefix
-    if ours:
-        options.enable_mem_pattern = False
-        options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
-        arena.use(options)
     session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     warm = batches[:WARM_UP]
     for batch in warm:
@@ -64,23 +58,10 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     args = ap.parse_args(argv)
 
-    from saturate_cli.model.onnx.handle import OnnxModel
-    from saturate_cli.activations import TailBook
-    from saturate_cli.model.onnx.instrument import instrumented
-
-    from saturate_cli.model.onnx.lazy import materialise
-
-    handle = OnnxModel(models.onnx_path(args.model), 2**40)
-    materialise(handle.model)  # serialised whole below
+    model, inst, names, _ = graphs.instrumented(args.model)
     batches = [models.example_inputs(args.model, args.batch_size, s) for s in range(args.batches)]
-    book = TailBook(0.05)
-    plan = [(p.site, p.low, p.high) for p in (handle._plan(s, book) for s in handle.sites)]
-    with instrumented(handle.model, plan, handle._types, handle.graph.opset, 0.01, 0.05,
-                      handle._dims) as (m, outs):
-        inst = m.SerializeToString()
-    names = [n for so in outs.values() for n in so.names()]
     with tempfile.TemporaryDirectory() as tmp:
-        plain = kernel_times(handle.model.SerializeToString(), batches, None, f"{tmp}/plain")
+        plain = kernel_times(model.SerializeToString(), batches, None, f"{tmp}/plain")
         added = kernel_times(inst, batches, names, f"{tmp}/inst", ours=True)
     base = sum(plain.values())
     print(f"{args.model}: {args.batches} batches of {args.batch_size}; kernel ms per batch")

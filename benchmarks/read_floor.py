@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import graphs  # noqa: E402
 import models  # noqa: E402
 
 
@@ -61,33 +62,15 @@ def main(argv=None) -> int:
 
     import onnxruntime as ort
 
-    from saturate_cli.activations import TailBook
-    from saturate_cli.model.onnx import arena
-    from saturate_cli.model.onnx.handle import OnnxModel
-    from saturate_cli.model.onnx.instrument import instrumented
-    from saturate_cli.model.onnx.lazy import materialise
-
-    handle = OnnxModel(models.onnx_path(args.model), 2**40)
-    materialise(handle.model)
-    plan = [(p.site, p.low, p.high) for p in (handle._plan(s, TailBook(0.05))
-                                              for s in handle.sites)]
-    floor = with_one_read(handle.model, [site.input for site, *_ in plan])
-    with instrumented(handle.model, plan, handle._types, handle.graph.opset, 0.01, 0.05,
-                      handle._dims) as (m, outs):
-        inst = m.SerializeToString()
-    inst_names = [n for so in outs.values() for n in so.names()]
+    model, inst, inst_names, inputs = graphs.instrumented(args.model)
 
     def session(model_bytes: bytes, ours: bool):
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if ours:  # saturate's own (onnx/runner.py)
-            options.enable_mem_pattern = False
-            options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
-            arena.use(options)
-        return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model_bytes, graphs.session_options(ours),
+                                    providers=["CPUExecutionProvider"])
 
-    rows = {"plain": (session(handle.model.SerializeToString(), False), None),
-            "one value read per site input": (session(floor.SerializeToString(), False), None),
+    rows = {"plain": (session(model.SerializeToString(), False), None),
+            "one value read per site input": (
+                session(with_one_read(model, inputs).SerializeToString(), False), None),
             "saturate (instrumented)": (session(inst, True), inst_names)}
     batches = [models.example_inputs(args.model, args.batch_size, s) for s in range(2)]
     times: dict[str, list[float]] = {k: [] for k in rows}
@@ -98,7 +81,7 @@ def main(argv=None) -> int:
             if rep >= 2:
                 times[label].append(time.perf_counter() - start)
     base = statistics.median(times["plain"])
-    print(f"{args.model}, batches of {args.batch_size}, {len(plan)} sites: ms per batch, "
+    print(f"{args.model}, batches of {args.batch_size}, {len(inputs)} sites: ms per batch, "
           f"medians of {args.reps}")
     for label, ts in times.items():
         ms = statistics.median(ts)
