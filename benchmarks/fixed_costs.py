@@ -150,11 +150,13 @@ def _benchmark_data(data: Path) -> None:
     """Write a benchmark model's `NAME_BxS.npz` (whole.data_file) where it is missing."""
     import re
 
-    found = re.fullmatch(r"(resnet18|resnet50|bert)_(\d+)x(\d+)\.npz", data.name)
-    if found and data.parent == HERE / ".cache" and not data.exists():
+    if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
-        import whole
+    import models
+    import whole
 
+    found = re.fullmatch(rf"({'|'.join(models.NAMES)})_(\d+)x(\d+)\.npz", data.name)
+    if found and data.parent == HERE / ".cache" and not data.exists():
         whole.data_file(found[1], int(found[2]), int(found[3]))
 
 

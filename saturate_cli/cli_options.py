@@ -72,10 +72,10 @@ SamplesOpt = Annotated[Optional[int], typer.Option(
     "--samples", "-n", min=1, help="At most this many calibration samples (default: all of "
                                    f"the data given; {SYNTHETIC_SAMPLES} synthetic).",
     show_default=False)]
-BatchSizeOpt = Annotated[int, typer.Option("--batch-size", "-b", min=1,
-                                           help="Samples per batch (default 16; for ONNX, halved while a batch's "
-                                                "largest activation input exceeds "
-                                                f"{BATCH_WORKING_SET >> 20} MiB).")]
+BatchSizeOpt = Annotated[int, typer.Option(
+    "--batch-size", "-b", min=1,
+    help=f"Samples per batch (default {DEFAULTS.batch_size}; for ONNX, halved while a batch's "
+         f"largest activation input exceeds {BATCH_WORKING_SET >> 20} MiB).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for synthetic data.")]
 IntRangeOpt = Annotated[Optional[str], typer.Option(
     "--int-range", help="Synthetic integer inputs from [LO, HI), e.g. 0,30522 (default: the "

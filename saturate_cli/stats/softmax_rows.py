@@ -60,7 +60,7 @@ def softmax_rows(x: np.ndarray, axis: int, tau: float, dtype=None) -> RowCounts:
         masked = ((x <= cutoff) & gap) | (x <= floor)
         mass = np.exp(x - top).sum(axis=axis)
     rows = tally_rows((~masked).sum(axis=axis), mass < 1.0 / (1.0 - tau))
-    return RowCounts(rows[0], rows[1], rows[2], masked)
+    return RowCounts(*rows, masked)
 
 
 def tally_rows(kept: np.ndarray, peaked: np.ndarray) -> tuple[int, int, int]:

@@ -57,11 +57,10 @@ class SiteOutputs:
     low_value: Optional[str] = None
     high_value: Optional[str] = None
     slope_min: Optional[str] = None
-    # the fast path's sums are of x - shift, float32 sums along the runs of `layout`
-    # (`runs`: those axes of the tensor's `shape`), its counts per run: folded on the host
+    # the fast path's sums are of x - shift, float32 sums along the runs of `layout` (the
+    # tensor's `shape` checks their lengths), its counts per run: folded on the host
     shift: Optional[str] = None
     shape: Optional[str] = None
-    runs: tuple = ()
     layout: Optional[Layout] = None
 
     def names(self) -> list[str]:
@@ -206,7 +205,7 @@ def _site_nodes(b: GraphBuilder, site: Site, low, high, elem_type, softmax_tau,
         sums = exact_moments(b, values, axes, elem_type == TensorProto.DOUBLE)
     so = SiteOutputs(size=size, total=sums.total, total_sq=sums.total_sq, min=lo, max=hi,
                      sample=sample, unit_sum=sums.unit_sum, shift=shift, shape=shape,
-                     runs=tuple(lay.runs()) if lay else (), layout=lay)
+                     layout=lay)
     dyn = {"low": _runtime(b, site.low_from, as_x), "high": _runtime(b, site.high_from, as_x)}
     so.low_value, so.high_value = dyn["low"], dyn["high"]
     flat = None

@@ -96,7 +96,7 @@ def graph_batch(values: dict, plan: Plan, so: SiteOutputs,
         sums = unshifted(Shifted(
             size, float(values[so.shift]), sums[0], sums[1], lo, hi,
             None if unit is None or np.ndim(unit) == 0 else np.asarray(unit),
-            tuple(values[so.shape]) if so.shape else None, so.runs))
+            tuple(values[so.shape]) if so.shape else None, tuple(lay.runs())))
         if sums is None:
             return None
     stats = stats_from_reductions(Reductions(
